@@ -1,0 +1,70 @@
+"""What each BPMN user task does: camunda:formKey names an action registered here.
+
+An action validates the submitted data with its schema, performs its side effects inside the
+task-completion transaction, and returns the variables downstream gateways may read.
+"""
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from marshmallow import Schema, fields
+
+
+@dataclass
+class ActionContext:
+    """What an action gets to work with."""
+
+    user: Any          # the completing User
+    task: Any          # the HumanTask row
+    instance: Any      # the ProcessInstance row
+    subject: Any       # the domain row the process is about (Meeting, ...)
+    variables: dict    # process variables before this task
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    schema: type[Schema]
+    handler: Callable[[ActionContext, dict], dict]
+    subject_kinds: tuple[str, ...]
+    description: str
+
+
+REGISTRY: dict[str, Action] = {}
+
+
+def action(name: str, schema: type[Schema], subject_kinds=("meeting",), description: str = ""):
+    """Register a handler under a formKey."""
+
+    def register(fn):
+        REGISTRY[name] = Action(name, schema, fn, tuple(subject_kinds), description or (fn.__doc__ or "").strip())
+        return fn
+
+    return register
+
+
+class NoData(Schema):
+    """Actions that take no input."""
+
+
+_FIELD_TYPES = {fields.String: "string", fields.Boolean: "boolean", fields.Integer: "integer",
+                fields.Float: "number", fields.AwareDateTime: "datetime", fields.DateTime: "datetime",
+                fields.List: "list"}
+
+
+def form_fields(name: str) -> list[dict]:
+    """Describe an action's input for clients: [{name, type, required}]."""
+    schema = REGISTRY[name].schema()
+    return [{"name": key, "type": _type_name(f), "required": f.required}
+            for key, f in schema.fields.items() if not f.dump_only]
+
+
+def _type_name(field) -> str:
+    return next((t for cls, t in _FIELD_TYPES.items() if isinstance(field, cls)), "string")
+
+
+def names() -> frozenset[str]:
+    """Every registered action name."""
+    return frozenset(REGISTRY)
+
+
+from . import meeting, review  # noqa: E402,F401  (registers the actions)

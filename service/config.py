@@ -1,0 +1,41 @@
+"""Every setting, its default and the environment variable that overrides it."""
+import os
+from pathlib import Path
+
+INSTANCE_DIR = Path(os.environ.get("ORGLIFE_INSTANCE_DIR", Path(__file__).resolve().parent.parent / "instance"))
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{INSTANCE_DIR / 'orglife.sqlite3'}"
+
+
+def load_config() -> dict:
+    """Read settings from the environment, falling back to development defaults."""
+    env = os.environ.get("ORGLIFE_ENV", "development")
+    secret = os.environ.get("SECRET_KEY")
+    if env == "production" and not secret:
+        raise RuntimeError("SECRET_KEY must be set when ORGLIFE_ENV=production")
+    return {
+        "ENV_NAME": env,
+        "SECRET_KEY": secret or "dev-only-secret-change-me",
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", _default_database_url()),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Tokens live for a working day; the lockout and password rules come from 三晋先锋 / AI党建云.
+        "TOKEN_MAX_AGE_SECONDS": int(os.environ.get("TOKEN_MAX_AGE_SECONDS", 12 * 3600)),
+        "LOGIN_MAX_FAILURES": int(os.environ.get("LOGIN_MAX_FAILURES", 3)),
+        "LOGIN_LOCK_SECONDS": int(os.environ.get("LOGIN_LOCK_SECONDS", 3600)),
+        "PASSWORD_HASH_METHOD": os.environ.get("PASSWORD_HASH_METHOD", "scrypt"),
+        "BPMN_MAX_BYTES": int(os.environ.get("BPMN_MAX_BYTES", 2_000_000)),
+        "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", 20_000_000)),
+        # A check-in code is valid for one window and the next, so a code shown at a window's end still works.
+        "CHECK_IN_CODE_WINDOW_SECONDS": int(os.environ.get("CHECK_IN_CODE_WINDOW_SECONDS", 300)),
+        "TIMEZONE": "Asia/Shanghai",
+        "CLOCK_INTERVAL_SECONDS": int(os.environ.get("CLOCK_INTERVAL_SECONDS", 30)),
+        "API_TITLE": "组织生活 Org-life workflow API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "/docs",
+        "OPENAPI_SWAGGER_UI_URL": os.environ.get("OPENAPI_SWAGGER_UI_URL", "/static/swagger-ui/"),
+    }

@@ -1,0 +1,12 @@
+"""Extensions, created unbound and bound to the app in create_app."""
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate(render_as_batch=True)  # SQLite needs batch mode to alter tables

@@ -1,0 +1,91 @@
+"""Process definitions, running instances, the human-task inbox table and the audit trail."""
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, deferred, mapped_column
+
+from ..database import UTCDateTime, utcnow
+from ..extensions import db
+
+
+class ProcessDefinition(db.Model):
+    __tablename__ = "process_definition"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(20))
+    xml: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    sha256: Mapped[str] = mapped_column(String(64))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    deployed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deployed_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+
+class ProcessInstance(db.Model):
+    __tablename__ = "process_instance"
+    __table_args__ = (Index("ix_instance_subject", "subject_kind", "subject_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(100))
+    process_version: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = deferred(mapped_column(Text))
+    serializer_version: Mapped[str] = mapped_column(String(20))
+    subject_kind: Mapped[str] = mapped_column(String(30))
+    subject_id: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running | completed | cancelled
+    has_timers: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class HumanTask(db.Model):
+    __tablename__ = "human_task"
+    __table_args__ = (
+        UniqueConstraint("instance_id", "spiff_task_id"),
+        Index("ix_task_inbox", "state", "org_id", "role"),
+        Index("ix_task_assignee", "assignee_id", "state"),
+        Index("ix_task_completed_by", "completed_by", "state"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    spiff_task_id: Mapped[str] = mapped_column(String(36))
+    spec_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(30))
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("org.id"))
+    process_key: Mapped[str] = mapped_column(String(100))
+    subject_kind: Mapped[str] = mapped_column(String(30))
+    subject_id: Mapped[int] = mapped_column(Integer)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    state: Mapped[str] = mapped_column(String(20), default="open")  # open | completed | cancelled
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+
+class TaskEvent(db.Model):
+    """Append-only audit trail of everything people did to an instance."""
+
+    __tablename__ = "task_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("human_task.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # started | completed | comment | claim | unclaim | cancelled | edited
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    task_name: Mapped[str | None] = mapped_column(String(200))
+    action: Mapped[str | None] = mapped_column(String(100))
+    comment: Mapped[str | None] = mapped_column(Text)
+    data_digest: Mapped[str | None] = mapped_column(String(64))
+
+
+class JobLock(db.Model):
+    """A lease so that two clock processes never run the same job at once."""
+
+    __tablename__ = "job_lock"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(100))
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,1 @@
+"""Business operations; each public entry point owns its transaction."""
