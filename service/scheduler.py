@@ -39,11 +39,11 @@ def release(name: str) -> None:
                            .values(locked_until=None))
 
 
-def fire_due_timers() -> int:
-    """Advance every running instance that waits on a timer; one transaction per instance."""
+def fire_due_timers() -> int | None:
+    """Advance every running instance that waits on a timer, one transaction each; None if another clock runs it."""
     from .services import runtime
     if not acquire("fire_due_timers", 120):
-        return 0
+        return None
     try:
         ids = list(db.session.scalars(select(ProcessInstance.id).where(
             ProcessInstance.status == "running", ProcessInstance.has_timers.is_(True))))

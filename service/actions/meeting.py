@@ -2,7 +2,7 @@
 from marshmallow import Schema, ValidationError, fields, validates_schema
 
 from ..database import utcnow
-from ..services import meeting_ops
+from . import meeting_data
 from . import NoData, action
 
 
@@ -49,26 +49,26 @@ class CancelSchema(Schema):
 @action("meeting.notify", NoData)
 def notify(ctx, data):
     """Send the notice to every invitee; their feedback opens."""
-    meeting_ops.reset_feedback_window(ctx.subject)
+    meeting_data.reset_feedback_window(ctx.subject)
     return {}
 
 
 @action("meeting.close_feedback", NoData)
 def close_feedback(ctx, data):
     """Close feedback (反馈); the ratios decide whether the meeting may be held."""
-    return meeting_ops.feedback_ratios(ctx.subject)
+    return meeting_data.feedback_ratios(ctx.subject)
 
 
 @action("meeting.close_check_in", NoData)
 def close_check_in(ctx, data):
     """Close sign-in (签到)."""
-    return meeting_ops.presence_ratios(ctx.subject)
+    return meeting_data.presence_ratios(ctx.subject)
 
 
 @action("meeting.record_minutes", MinutesSchema)
 def record_minutes(ctx, data):
     """Record the minutes; attendees and absentees come from sign-in."""
-    meeting_ops.save_minutes(ctx.subject, ctx.user, data)
+    meeting_data.save_minutes(ctx.subject, ctx.user, data)
     return {}
 
 
@@ -76,7 +76,7 @@ def record_minutes(ctx, data):
 def reschedule(ctx, data):
     """Quorum not reached: move the meeting to a new time (notice again) or cancel it."""
     if data["cancel"]:
-        meeting_ops.mark_cancelled(ctx.subject, data["reason"])
+        meeting_data.mark_cancelled(ctx.subject, data["reason"])
         return {"cancelled": True}
     ctx.subject.scheduled_at = data["scheduled_at"]
     return {"cancelled": False}
@@ -85,5 +85,5 @@ def reschedule(ctx, data):
 @action("meeting.cancel", CancelSchema)
 def cancel(ctx, data):
     """Cancel the meeting with a reason."""
-    meeting_ops.mark_cancelled(ctx.subject, data["reason"])
+    meeting_data.mark_cancelled(ctx.subject, data["reason"])
     return {"cancelled": True}

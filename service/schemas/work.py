@@ -93,6 +93,7 @@ class MeetingIn(Schema):
 class TimelineOut(Schema):
     at = ChinaDateTime()
     actor_id = fields.Integer(allow_none=True)
+    actor_name = fields.String(allow_none=True)
     kind = fields.String()
     task_name = fields.String(allow_none=True)
     action = fields.String(allow_none=True)

@@ -6,11 +6,12 @@ from datetime import datetime, timedelta, timezone
 from flask import current_app
 from sqlalchemy import select
 
-from ..database import transactional, utcnow
+from ..database import lock_row, transactional, utcnow
 from ..errors import ApiError
 from ..extensions import db
-from ..models import Attendance, HumanTask, Meeting, Member, Minutes, Org, ProcessDefinition, TaskEvent
-from . import access, meeting_ops, runtime
+from ..models import Attendance, Meeting, Member, Minutes, Org, ProcessInstance, TaskEvent, User
+from ..actions import meeting_data
+from . import access, runtime
 from .definitions import latest_enabled
 
 # Who is invited by default, per bundled meeting type; other types invite the whole branch.
@@ -50,7 +51,7 @@ class MeetingSubject:
         meeting.check_in_open = ("meeting.close_check_in" in open_actions or
                                  ("meeting.record_minutes" in open_actions and not has_minutes))
         if meeting.check_in_open and not was_checking_in:
-            meeting_ops.check_in_organiser(meeting, _organiser_member(meeting))
+            meeting_data.check_in_organiser(meeting, _organiser_member(meeting))
         if meeting.status == "completed" and meeting.completed_at is None:
             meeting.completed_at = utcnow()
 
@@ -67,7 +68,6 @@ def _phase(meeting: Meeting, instance, open_actions: set[str]) -> str:
 
 
 def _organiser_member(meeting: Meeting) -> int | None:
-    from ..models import User
     user = db.session.get(User, meeting.organiser_id) if meeting.organiser_id else None
     return user.member_id if user else None
 
@@ -206,14 +206,7 @@ def check_in(user, meeting_id: int, code: str) -> Attendance:
     row = _invitation(user, meeting)
     if row is None:
         raise ApiError("not_invited", 403, "You are not invited to this meeting.")
-    if not meeting.check_in_open:
-        raise ApiError("check_in_closed", 422, "Sign-in is open only while the meeting is in progress.")
-    window = _window(utcnow())
-    if code not in {_code_for(meeting, window), _code_for(meeting, window - 1)}:
-        raise ApiError("invalid_code", 422, "The sign-in code is wrong or has expired.")
-    if row.checked_in_at is None:
-        row.checked_in_at, row.check_in_method = utcnow(), "code"
-    return row
+    return _sign_in(meeting, row, "code", code)
 
 
 @transactional
@@ -229,10 +222,17 @@ def proxy_check_in(user, meeting_id: int, member_id: int) -> Attendance:
     if not member.smartphone_exempt:
         raise ApiError("proxy_not_allowed", 422, "Proxy sign-in is only for members flagged as unable "
                        "to use a smartphone.")
+    return _sign_in(meeting, row, "proxy")
+
+
+def _sign_in(meeting: Meeting, row: Attendance, method: str, code: str | None = None) -> Attendance:
     if not meeting.check_in_open:
         raise ApiError("check_in_closed", 422, "Sign-in is open only while the meeting is in progress.")
-    if row.checked_in_at is None:
-        row.checked_in_at, row.check_in_method = utcnow(), "proxy"
+    window = _window(utcnow())
+    if code is not None and code not in {_code_for(meeting, window), _code_for(meeting, window - 1)}:
+        raise ApiError("invalid_code", 422, "The sign-in code is wrong or has expired.")
+    if row.checked_in_at is None:  # signing in twice keeps the first time
+        row.checked_in_at, row.check_in_method = utcnow(), method
     return row
 
 
@@ -243,9 +243,7 @@ def cancel_meeting(user, meeting_id: int, reason: str) -> Meeting:
     _require_organiser(user, meeting)
     if meeting.status in ("completed", "cancelled"):
         raise ApiError("meeting_finished", 409, f"The meeting is already {meeting.status}.")
-    from ..database import lock_row
-    from ..models import ProcessInstance
-    meeting_ops.mark_cancelled(meeting, reason)
+    meeting_data.mark_cancelled(meeting, reason)
     runtime.cancel_instance(lock_row(ProcessInstance, meeting.instance_id), user, reason)
     return meeting
 
@@ -253,10 +251,15 @@ def cancel_meeting(user, meeting_id: int, reason: str) -> Meeting:
 def meeting_view(meeting: Meeting) -> dict:
     """Everything the meeting page shows."""
     minutes = db.session.scalars(select(Minutes).where(Minutes.meeting_id == meeting.id)).first()
-    events = db.session.scalars(select(TaskEvent).where(TaskEvent.instance_id == meeting.instance_id)
-                                .order_by(TaskEvent.id))
+    events = db.session.execute(select(TaskEvent, User.username).outerjoin(User, User.id == TaskEvent.actor_id)
+                                .where(TaskEvent.instance_id == meeting.instance_id).order_by(TaskEvent.id))
     columns = {c.key: getattr(meeting, c.key) for c in Meeting.__table__.columns}
-    return {**columns, "attendance": meeting_ops.attendance_summary(meeting),
+    return {**columns, "attendance": meeting_data.attendance_summary(meeting),
             "open_tasks": runtime.open_tasks(meeting.instance_id) if meeting.instance_id else [],
-            "timeline": list(events), "minutes": minutes,
-            "invitees": meeting_ops.attendance_rows(meeting)}
+            "timeline": [_timeline_entry(e, name) for e, name in events], "minutes": minutes,
+            "invitees": meeting_data.attendance_rows(meeting)}
+
+
+def _timeline_entry(event: TaskEvent, actor_name: str | None) -> dict:
+    return {"at": event.at, "actor_id": event.actor_id, "actor_name": actor_name, "kind": event.kind,
+            "task_name": event.task_name, "action": event.action, "comment": event.comment}

@@ -68,7 +68,7 @@ def test_approve_path_end_to_end(world):
     assert {a["name"] for a in final["minutes"]["attendees"]} == {"甲书记", "乙", "丁"}
     assert [e["action"] for e in final["timeline"] if e["kind"] == "completed"] == [
         "meeting.notify", "meeting.close_feedback", "meeting.record_minutes", "review.submit", "review.decide"]
-    assert final["timeline"][-1]["actor_id"] and final["timeline"][-1]["comment"] == "同意"
+    assert final["timeline"][-1]["actor_name"] == "zongzhi" and final["timeline"][-1]["comment"] == "同意"
     assert zz.ok("get", "/api/tasks?state=completed")[0]["id"] == decide["id"]
 
 

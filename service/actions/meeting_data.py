@@ -1,4 +1,4 @@
-"""Meeting domain operations used by actions and services (no transactions of their own)."""
+"""Meeting data operations shared by actions and services (no transactions of their own)."""
 from sqlalchemy import select
 
 from ..database import utcnow
