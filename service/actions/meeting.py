@@ -79,7 +79,7 @@ def reschedule(ctx, data):
         meeting_data.mark_cancelled(ctx.subject, data["reason"])
         return {"cancelled": True}
     ctx.subject.scheduled_at = data["scheduled_at"]
-    return {"cancelled": False}
+    return {"cancelled": False, "scheduled_at": data["scheduled_at"].isoformat()}
 
 
 @action("meeting.cancel", CancelSchema)

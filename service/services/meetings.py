@@ -90,7 +90,9 @@ def create_meeting(user, data: dict) -> Meeting:
     db.session.add_all(Attendance(meeting_id=meeting.id, member_id=m.id, voting=m.category == "full")
                        for m in invitees)
     db.session.flush()
-    meeting.instance_id = runtime.start_instance(definition, "meeting", meeting, user).id
+    # Timers in the BPMN (e.g. "advance at the meeting time") read scheduled_at.
+    meeting.instance_id = runtime.start_instance(definition, "meeting", meeting, user,
+                                                 {"scheduled_at": meeting.scheduled_at.isoformat()}).id
     return meeting
 
 

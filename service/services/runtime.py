@@ -48,10 +48,11 @@ def _xml_loader(key: str, version: int) -> Callable[[], bytes]:
     return load
 
 
-def start_instance(definition: ProcessDefinition, subject_kind: str, subject, user) -> ProcessInstance:
+def start_instance(definition: ProcessDefinition, subject_kind: str, subject, user,
+                   data: dict | None = None) -> ProcessInstance:
     """Create an instance for a subject, run it to its first wait, and mirror its tasks."""
     wf = engine().start(definition.key, definition.version, _xml_loader(definition.key, definition.version),
-                        {"subject_kind": subject_kind, "subject_id": subject.id})
+                        {"subject_kind": subject_kind, "subject_id": subject.id, **(data or {})})
     instance = ProcessInstance(process_key=definition.key, process_version=definition.version,
                                subject_kind=subject_kind, subject_id=subject.id, state="",
                                serializer_version=wf.SERIALIZER_VERSION)
@@ -119,7 +120,7 @@ def _store(instance: ProcessInstance, wf, subject, cancelled: bool = False) -> N
         instance.status = "cancelled"
     elif wf.completed:
         instance.status = "completed"
-    instance.has_timers = bool(getattr(wf, "has_waiting_timers", lambda: False)())
+    instance.has_timers = instance.status == "running" and wf.has_waiting_timers()
     open_actions = _sync_tasks(instance, wf.ready_tasks() if instance.status == "running" else [], subject)
     SUBJECTS[instance.subject_kind].after_advance(subject, instance, open_actions)
 

@@ -27,3 +27,31 @@ def test_fire_due_timers_skips_when_another_clock_holds_the_job(clean_app, monke
         scheduler.release("fire_due_timers")
         monkeypatch.setattr(scheduler, "HOLDER", "this-host:2")
         assert scheduler.fire_due_timers() == 0  # ran: nothing waits on a timer
+
+
+def test_clock_advances_a_meeting_at_its_scheduled_time(world, clean_app):
+    """A type with no ratio gate waits on a BPMN timer for the meeting time; the clock job fires it."""
+    import time
+    from datetime import datetime, timedelta, timezone
+    from pathlib import Path
+
+    xml = (Path(__file__).resolve().parents[1] / "data" / "timed_meeting.bpmn").read_bytes()
+    created = world.admin.client.post("/api/process-definitions", data=xml,
+                                      headers={**world.admin._headers(), "Content-Type": "application/xml"})
+    assert created.status_code == 201, created.get_json()
+    sec = world.users["sec_a"]
+    soon = (datetime.now(timezone.utc) + timedelta(seconds=1.5)).isoformat()
+    meeting = sec.ok("post", "/api/meetings", {"process_key": "timed_meeting", "org_id": world.ids["branch_a"],
+                                               "title": "党课", "scheduled_at": soon}, 201)
+    sec.ok("post", f"/api/tasks/{meeting['open_tasks'][0]['id']}/complete", {})
+    assert sec.ok("get", f"/api/meetings/{meeting['id']}")["open_tasks"] == []  # waiting for the time
+    with clean_app.app_context():
+        assert scheduler.fire_due_timers() == 1
+    assert sec.ok("get", f"/api/meetings/{meeting['id']}")["open_tasks"] == []  # not yet due
+    time.sleep(1.6)
+    with clean_app.app_context():
+        assert scheduler.fire_due_timers() == 1
+        assert scheduler.fire_due_timers() == 0  # nothing waits any more: idempotent
+    view = sec.ok("get", f"/api/meetings/{meeting['id']}")
+    assert [t["action"] for t in view["open_tasks"]] == ["meeting.record_minutes"]
+    assert view["status"] == "in_progress" and view["check_in_open"]
