@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Callable
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
@@ -84,6 +85,7 @@ class Engine:
 
     def _spec(self, key: str, version: int, load_xml: Callable[[], bytes]) -> CompiledSpec:
         def build() -> CompiledSpec:
+            """Parse and validate the stored XML (cache miss only)."""
             info, compiled = self._compile(load_xml())
             if info.key != key:
                 raise WorkflowError(f"BPMN defines process {info.key!r}, expected {key!r}")
@@ -127,6 +129,12 @@ class Instance:
         for task in tasks_in_state(wf, TaskState.READY | TaskState.WAITING):
             merged.update(json_copy(task.data))
         return merged
+
+    def has_waiting_timers(self) -> bool:
+        """True while a timer event is waiting, i.e. the clock should ``refresh`` this instance."""
+        waiting = tasks_in_state(self._workflow, TaskState.WAITING)
+        return any(isinstance(getattr(t.task_spec, "event_definition", None), TimerEventDefinition)
+                   for t in waiting)
 
     def ready_tasks(self) -> list[ReadyTask]:
         """READY manual/user tasks, in a stable order."""

@@ -85,6 +85,7 @@ class _Checker:
         self.count = 0
 
     def check(self, node: ast.AST, depth: int = 0) -> None:
+        """Reject ``node`` or any descendant outside the allowlist or size limits."""
         self.count += 1
         if depth > MAX_DEPTH:
             raise UnsafeExpression("expression nested too deeply")
@@ -156,6 +157,7 @@ class _Evaluator:
         self.names = names
 
     def visit(self, node: ast.AST) -> Any:
+        """Evaluate one node."""
         return getattr(self, f"_{type(node).__name__}")(node)
 
     def _Name(self, node: ast.Name) -> Any:

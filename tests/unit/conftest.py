@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
+from workflows import Engine
+
 ROOT = Path(__file__).resolve().parents[2]
-# The editable install may predate the package; make the repo importable regardless.
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from workflows import Engine  # noqa: E402
-
 DATA = ROOT / "tests" / "data"
 CONGRESS = ROOT / "bpmn" / "branch_congress.bpmn"
 ACTIONS = frozenset({

@@ -90,6 +90,7 @@ def test_approve_path(driver):
     assert done.data == {"meeting_id": 7, "notice": "本周五开会", "voting_feedback_ratio": 0.8,
                          "minutes_file": 12, "approved": True}
     assert driver.loads == 1  # the spec was parsed once, then served from cache
+    assert not done.has_waiting_timers()
 
 
 def test_return_then_resubmit_path(driver):
