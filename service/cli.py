@@ -1,10 +1,12 @@
 """flask --app service init | demo | clock."""
 import click
+from flask.cli import with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import select
 
 from .auth import check_password_policy, hash_password
 from .database import transaction
+from .errors import ApiError
 from .extensions import db
 from .models import RoleGrant, User
 
@@ -18,10 +20,14 @@ def register_cli(app) -> None:
 
 @click.command("init")
 @click.option("--admin-password", required=True, help="Password for the platform admin 'admin'.")
+@with_appcontext
 def init_command(admin_password: str) -> None:
     """Create or upgrade the schema, deploy bundled BPMN, create 'admin'. Idempotent."""
     from .services.definitions import deploy_bundled
-    check_password_policy(admin_password)
+    try:
+        check_password_policy(admin_password)
+    except ApiError as error:
+        raise click.BadParameter(error.detail, param_hint="--admin-password") from None
     _ensure_instance_dir()
     upgrade()
     with transaction():
@@ -41,6 +47,7 @@ def _ensure_instance_dir() -> None:
 
 
 @click.command("demo")
+@with_appcontext
 def demo_command() -> None:
     """Load the demo organisation tree and its users (see README)."""
     from .demo import load_demo
@@ -52,6 +59,7 @@ def demo_command() -> None:
 
 
 @click.command("clock")
+@with_appcontext
 def clock_command() -> None:
     """Run the scheduler (Procfile `clock`): due timers and overdue marks."""
     from .scheduler import run_clock
