@@ -67,4 +67,6 @@ def transactional(fn):
 def lock_row(model, row_id):
     """SELECT ... FOR UPDATE on Postgres; SQLite serialises writers itself."""
     from sqlalchemy import select
-    return db.session.scalars(select(model).where(model.id == row_id).with_for_update()).first()
+    # populate_existing: what we act on must be the row as locked, not an earlier copy in the session.
+    query = select(model).where(model.id == row_id).with_for_update().execution_options(populate_existing=True)
+    return db.session.scalars(query).first()
