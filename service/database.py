@@ -64,9 +64,11 @@ def transactional(fn):
     return wrapper
 
 
-def lock_row(model, row_id):
+def lock_row(model, row_id, undefer=()):
     """SELECT ... FOR UPDATE on Postgres; SQLite serialises writers itself."""
     from sqlalchemy import select
     # populate_existing: what we act on must be the row as locked, not an earlier copy in the session.
-    query = select(model).where(model.id == row_id).with_for_update().execution_options(populate_existing=True)
+    from sqlalchemy.orm import undefer as load_now
+    query = (select(model).where(model.id == row_id).with_for_update()
+             .options(*(load_now(column) for column in undefer)).execution_options(populate_existing=True))
     return db.session.scalars(query).first()

@@ -35,7 +35,7 @@ class User(db.Model):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    grants: Mapped[list["RoleGrant"]] = relationship(lazy="selectin", cascade="all, delete-orphan")
+    grants: Mapped[list["RoleGrant"]] = relationship(lazy="joined", cascade="all, delete-orphan")
 
 
 class RoleGrant(db.Model):

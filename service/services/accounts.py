@@ -15,7 +15,7 @@ from . import access
 def login(username: str, password: str) -> dict:
     """Check credentials; 3 consecutive failures lock the account for an hour."""
     with transaction():
-        user = db.session.scalars(select(User).where(User.username == username).with_for_update()).first()
+        user = db.session.scalars(select(User).where(User.username == username).with_for_update(of=User)).first()
         if user is None:
             outcome = "invalid"
         elif user.locked_until and user.locked_until > utcnow():

@@ -47,9 +47,8 @@ class MeetingSubject:
         was_checking_in = meeting.check_in_open
         meeting.status = _phase(meeting, instance, open_actions)
         meeting.feedback_open = "meeting.close_feedback" in open_actions
-        has_minutes = db.session.scalars(select(Minutes.id).where(Minutes.meeting_id == meeting.id)).first()
-        meeting.check_in_open = ("meeting.close_check_in" in open_actions or
-                                 ("meeting.record_minutes" in open_actions and not has_minutes))
+        meeting.check_in_open = "meeting.close_check_in" in open_actions or (
+            "meeting.record_minutes" in open_actions and not _has_minutes(meeting))
         if meeting.check_in_open and not was_checking_in:
             meeting_data.check_in_organiser(meeting, _organiser_member(meeting))
         if meeting.status == "completed" and meeting.completed_at is None:
@@ -57,6 +56,10 @@ class MeetingSubject:
 
 
 runtime.SUBJECTS["meeting"] = MeetingSubject()
+
+
+def _has_minutes(meeting: Meeting) -> bool:
+    return db.session.scalars(select(Minutes.id).where(Minutes.meeting_id == meeting.id)).first() is not None
 
 
 def _phase(meeting: Meeting, instance, open_actions: set[str]) -> str:

@@ -9,6 +9,7 @@ from typing import Callable, Protocol
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from workflows import Engine
 
@@ -73,7 +74,7 @@ def complete(task: HumanTask, user, data: dict) -> tuple[HumanTask, list[HumanTa
     """Complete one human task: lock, claim atomically, run the action, advance, mirror. One transaction."""
     action = actions.REGISTRY[task.action]
     payload = action.schema().load(data or {})
-    instance = lock_row(ProcessInstance, task.instance_id)
+    instance = lock_row(ProcessInstance, task.instance_id, undefer=(ProcessInstance.state,))
     _claim_for_completion(task, user)
     subject = SUBJECTS[instance.subject_kind].load(instance.subject_id)
     wf = load_workflow(instance)
@@ -82,19 +83,18 @@ def complete(task: HumanTask, user, data: dict) -> tuple[HumanTask, list[HumanTa
     variables = action.handler(ctx, payload)
     wf.complete(task.spiff_task_id, variables)
     record_event(instance, task, "completed", user, comment=_comment_of(payload), data=payload)
-    _store(instance, wf, subject)
-    return task, open_tasks(instance.id, exclude=task.id)
+    return task, _store(instance, wf, subject)
 
 
 def _claim_for_completion(task: HumanTask, user) -> None:
     # The conditional UPDATE is the guard: of two racing requests only one flips open -> completed.
-    done = db.session.execute(
-        update(HumanTask).where(HumanTask.id == task.id, HumanTask.state == "open")
-        .values(state="completed", completed_at=utcnow(), completed_by=user.id)
-        .execution_options(synchronize_session=False))
+    values = {"state": "completed", "completed_at": utcnow(), "completed_by": user.id}
+    done = db.session.execute(update(HumanTask).where(HumanTask.id == task.id, HumanTask.state == "open")
+                              .values(**values).execution_options(synchronize_session=False))
     if done.rowcount != 1:
         raise ApiError("task_not_open", 409, f"Task {task.id} is no longer open.")
-    db.session.refresh(task)
+    for name, value in values.items():  # the row now holds these; no need to read it back
+        set_committed_value(task, name, value)
 
 
 def cancel_instance(instance: ProcessInstance, user, reason: str) -> None:
@@ -112,7 +112,8 @@ def refresh_instance(instance: ProcessInstance) -> None:
     _store(instance, wf, SUBJECTS[instance.subject_kind].load(instance.subject_id))
 
 
-def _store(instance: ProcessInstance, wf, subject, cancelled: bool = False) -> None:
+def _store(instance: ProcessInstance, wf, subject, cancelled: bool = False) -> list[HumanTask]:
+    """Save the state, mirror READY tasks into the inbox table; returns the instance's open tasks."""
     instance.state = wf.dumps()
     instance.serializer_version = wf.SERIALIZER_VERSION
     instance.updated_at = utcnow()
@@ -121,22 +122,22 @@ def _store(instance: ProcessInstance, wf, subject, cancelled: bool = False) -> N
     elif wf.completed:
         instance.status = "completed"
     instance.has_timers = instance.status == "running" and wf.has_waiting_timers()
-    open_actions = _sync_tasks(instance, wf.ready_tasks() if instance.status == "running" else [], subject)
-    SUBJECTS[instance.subject_kind].after_advance(subject, instance, open_actions)
+    open_rows = _sync_tasks(instance, wf.ready_tasks() if instance.status == "running" else [], subject)
+    SUBJECTS[instance.subject_kind].after_advance(subject, instance, {t.action for t in open_rows})
+    return open_rows
 
 
-def _sync_tasks(instance: ProcessInstance, ready, subject) -> set[str]:
+def _sync_tasks(instance: ProcessInstance, ready, subject) -> list[HumanTask]:
     existing = {t.spiff_task_id: t for t in db.session.scalars(
         select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.state == "open"))}
     ready_ids = {r.id for r in ready}
     for spiff_id, row in existing.items():
         if spiff_id not in ready_ids:
             row.state = "cancelled"
-    for r in ready:
-        if r.id not in existing:
-            db.session.add(_new_task(instance, r, subject))
+    rows = [existing.get(r.id) or _new_task(instance, r, subject) for r in ready]
+    db.session.add_all(rows)
     db.session.flush()
-    return {r.action for r in ready}
+    return sorted(rows, key=lambda t: t.id)
 
 
 def _new_task(instance: ProcessInstance, ready, subject) -> HumanTask:
@@ -149,11 +150,10 @@ def _new_task(instance: ProcessInstance, ready, subject) -> HumanTask:
                      due_at=now + parse_duration(ready.due) if ready.due else None)
 
 
-def open_tasks(instance_id: int, exclude: int | None = None) -> list[HumanTask]:
+def open_tasks(instance_id: int) -> list[HumanTask]:
     """The instance's open tasks, oldest first."""
-    rows = db.session.scalars(select(HumanTask).where(
-        HumanTask.instance_id == instance_id, HumanTask.state == "open").order_by(HumanTask.id))
-    return [t for t in rows if t.id != exclude]
+    return list(db.session.scalars(select(HumanTask).where(
+        HumanTask.instance_id == instance_id, HumanTask.state == "open").order_by(HumanTask.id)))
 
 
 def record_event(instance, task, kind: str, user, task_name=None, comment=None, data=None) -> TaskEvent:
