@@ -22,7 +22,7 @@ run: $(VENV)/.installed
 	$(BIN)/flask --app service init --admin-password '$(ADMIN_PASSWORD)'
 	$(BIN)/flask --app service demo
 	@echo "admin password: $(ADMIN_PASSWORD)   API docs: http://$(HOST):$(PORT)/api/docs"
-	$(BIN)/gunicorn -w 2 -b $(HOST):$(PORT) wsgi:app
+	$(BIN)/gunicorn -w 2 -k gthread --threads 2 -b $(HOST):$(PORT) wsgi:app
 
 clock: $(VENV)/.installed
 	$(BIN)/flask --app service clock
