@@ -38,6 +38,8 @@ def from_http_exception(error: HTTPException):
         if isinstance(errors, dict) and len(errors) == 1 and next(iter(errors)) in ("json", "query", "form", "files"):
             errors = next(iter(errors.values()))
         return problem(422, "validation_error", "The request data is invalid.", errors=errors)
+    if error.code == 400 and "messages" in data:  # webargs could not parse the body
+        return problem(400, "invalid_json", "The request body is not valid JSON.", errors=data["messages"])
     code = (error.name or "error").lower().replace(" ", "_").replace("'", "")
     headers = data.get("headers") or {}
     response = problem(error.code or 500, code, error.description or error.name)

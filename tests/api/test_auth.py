@@ -102,3 +102,8 @@ def test_openapi_and_docs(world):
     asset = world.client.get("/static/swagger-ui/swagger-ui-bundle.js")
     assert asset.status_code == 200
     asset.close()
+
+
+def test_malformed_json_is_a_clear_problem(world):
+    response = world.client.post("/api/auth/login", data="not json", headers={"Content-Type": "application/json"})
+    assert_problem(response, 400, "invalid_json")
