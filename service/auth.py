@@ -5,6 +5,7 @@ from flask import current_app, g, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from .database import utcnow
 from .errors import ApiError
 from .extensions import db
 from .models import User
@@ -56,6 +57,8 @@ def install_auth_guard(app) -> None:
         if not header.startswith("Bearer "):
             raise ApiError("unauthenticated", 401, "Send 'Authorization: Bearer <access_token>'.")
         g.user = _user_from_token(header[7:].strip())
+        if g.user.locked_until and g.user.locked_until > utcnow():  # a lock also stops tokens already issued
+            raise ApiError("account_locked", 423, "The account is locked.")
         if g.user.must_change_password and request.path not in PASSWORD_CHANGE_ENDPOINTS:
             raise ApiError("password_change_required", 403, "Change the initial password first.")
         return None

@@ -1,5 +1,6 @@
 """Every setting, its default and the environment variable that overrides it."""
 import os
+import secrets
 from pathlib import Path
 
 INSTANCE_DIR = Path(os.environ.get("ORGLIFE_INSTANCE_DIR", Path(__file__).resolve().parent.parent / "instance"))
@@ -7,6 +8,19 @@ INSTANCE_DIR = Path(os.environ.get("ORGLIFE_INSTANCE_DIR", Path(__file__).resolv
 
 def _default_database_url() -> str:
     return f"sqlite:///{INSTANCE_DIR / 'orglife.sqlite3'}"
+
+
+def _local_secret() -> str:
+    """Without SECRET_KEY, a random key made once per installation (never a well-known default)."""
+    path = INSTANCE_DIR / "secret_key"
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    try:  # O_EXCL: of several workers starting at once, exactly one writes the key
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    except FileExistsError:
+        pass
+    return path.read_text().strip()
 
 
 def load_config() -> dict:
@@ -17,7 +31,7 @@ def load_config() -> dict:
         raise RuntimeError("SECRET_KEY must be set when ORGLIFE_ENV=production")
     return {
         "ENV_NAME": env,
-        "SECRET_KEY": secret or "dev-only-secret-change-me",
+        "SECRET_KEY": secret or _local_secret(),
         "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", _default_database_url()),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         # Tokens live for a working day; the lockout and password rules come from 三晋先锋 / AI党建云.

@@ -48,11 +48,23 @@ def fire_due_timers() -> int | None:
         ids = list(db.session.scalars(select(ProcessInstance.id).where(
             ProcessInstance.status == "running", ProcessInstance.has_timers.is_(True))))
         for instance_id in ids:
-            with transaction():
-                runtime.refresh_instance(db.session.get(ProcessInstance, instance_id, with_for_update=True))
+            _refresh_one(runtime, instance_id)
         return len(ids)
     finally:
         release("fire_due_timers")
+
+
+def _refresh_one(runtime, instance_id: int) -> None:
+    # One broken instance must not hold up every other timer: log it and stop polling it.
+    try:
+        with transaction():
+            runtime.refresh_instance(db.session.get(ProcessInstance, instance_id, with_for_update=True))
+    except Exception:
+        log.exception("timer of process instance %s failed; it is parked until someone looks", instance_id)
+        with transaction():
+            instance = db.session.get(ProcessInstance, instance_id)
+            instance.has_timers = False
+            runtime.record_event(instance, None, "timer_failed", None, task_name="clock")
 
 
 def run_clock() -> None:

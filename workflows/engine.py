@@ -33,6 +33,7 @@ class DefinitionInfo:
     name: str
     category: str
     sha256: str
+    lanes: tuple = ()  # (name, element id, line) of every lane, for routing checks by the caller
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,8 @@ class Engine:
         if checked.errors:
             raise BpmnValidationError(checked.errors)
         spec, subprocess_specs = build_specs(root, checked.key)
-        info = DefinitionInfo(checked.key, checked.name, checked.category, hashlib.sha256(data).hexdigest())
+        info = DefinitionInfo(checked.key, checked.name, checked.category, hashlib.sha256(data).hexdigest(),
+                              tuple(checked.lanes))
         return info, CompiledSpec(checked.key, spec, subprocess_specs, dict(checked.due))
 
 

@@ -63,6 +63,7 @@ class Checked:
     name: str = ""
     category: str = "other"
     due: dict[str, str] = field(default_factory=dict)
+    lanes: list[tuple] = field(default_factory=list)  # (name, element id, line) of every lane
     errors: list[dict] = field(default_factory=list)
 
     def add(self, message: str, el: etree._Element | None = None, element_id: str | None = None) -> None:
@@ -205,6 +206,7 @@ def lane_of_nodes(process: etree._Element) -> dict[str, str | None]:
 def _check_lanes(process: etree._Element, allowed: Collection[str], out: Checked) -> None:
     for lane in process.iter(f"{{{BPMN}}}lane"):
         name = lane.get("name")
+        out.lanes.append((name, lane.get("id"), lane.sourceline))
         if name not in allowed:
             out.add(f"lane name {name!r} is not a known role", lane)
 
@@ -219,6 +221,9 @@ def _effective_lane(task: etree._Element, lanes: dict[str, str | None]) -> str |
 
 def _check_user_tasks(process: etree._Element, actions: Collection[str], out: Checked) -> None:
     lanes = lane_of_nodes(process)
+    for tag in ("task", "manualTask"):  # SpiffWorkflow would wait on these for a person with no action
+        for task in process.iter(f"{{{BPMN}}}{tag}"):
+            out.add(f"a {tag} has no action for anyone to perform; use a userTask with a camunda:formKey", task)
     for task in process.iter(f"{{{BPMN}}}userTask"):
         if _effective_lane(task, lanes) is None:
             out.add("userTask must be placed in a lane", task)

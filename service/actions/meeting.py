@@ -2,6 +2,7 @@
 from marshmallow import Schema, ValidationError, fields, validates_schema
 
 from ..database import utcnow
+from ..schemas.times import ChinaDateTime
 from . import meeting_data
 from . import NoData, action
 
@@ -27,7 +28,7 @@ class MinutesSchema(Schema):
 
 
 class RescheduleSchema(Schema):
-    scheduled_at = fields.AwareDateTime(load_default=None)
+    scheduled_at = ChinaDateTime(load_default=None)
     cancel = fields.Boolean(load_default=False)
     reason = fields.String(load_default=None)
 

@@ -20,7 +20,7 @@ class Meetings(MethodView):
     @blp.response(201, MeetingDetailOut)
     def post(self, data):
         """Create a meeting and start its process; 422 backdated_meeting for a time in the past."""
-        return meetings.meeting_view(meetings.create_meeting(current_user(), data))
+        return meetings.meeting_view(meetings.create_meeting(current_user(), data), current_user())
 
     @blp.arguments(MeetingQuery, location="query")
     @blp.response(200, MeetingOut(many=True))
@@ -34,7 +34,7 @@ class MeetingById(MethodView):
     @blp.response(200, MeetingDetailOut)
     def get(self, meeting_id):
         """A meeting with attendance, open tasks, timeline and minutes."""
-        return meetings.meeting_view(meetings.get_visible(current_user(), meeting_id))
+        return meetings.meeting_view(meetings.get_visible(current_user(), meeting_id), current_user())
 
 
 @blp.route("/<int:meeting_id>/feedback")

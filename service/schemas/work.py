@@ -150,6 +150,8 @@ class MeetingQuery(Schema):
     org_id = fields.Integer(load_default=None)
     process_key = fields.String(load_default=None)
     status = fields.String(load_default=None)
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
 
 
 class FeedbackIn(Schema):

@@ -41,11 +41,20 @@ def _count_failure(user: User) -> None:
         user.failed_logins = 0
 
 
-@transactional
 def change_password(user: User, old: str, new: str) -> None:
-    """Change one's own password; clears the first-login requirement."""
-    if not verify_password(user, old):
-        raise ApiError("invalid_credentials", 401, "The current password is wrong.")
+    """Change one's own password; clears the first-login requirement. Wrong old passwords count toward the lock."""
+    with transaction():
+        correct = verify_password(user, old)
+        if not correct:
+            _count_failure(user)
+    if not correct:
+        raise ApiError("wrong_password", 422, "The current password is wrong.",
+                       errors={"old_password": ["does not match"]})
+    with transaction():
+        _set_password(user, old, new)
+
+
+def _set_password(user: User, old: str, new: str) -> None:
     check_password_policy(new)
     if old == new:
         raise ApiError("weak_password", 422, "The new password must differ from the old one.")

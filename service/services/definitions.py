@@ -16,6 +16,7 @@ BUNDLED_DIR = Path(__file__).resolve().parent.parent.parent / "bpmn"
 def deploy(xml: bytes, user=None) -> tuple[ProcessDefinition, bool]:
     """Validate and store a new version; identical XML returns the existing version. (def, created)."""
     info = runtime.engine().validate(xml)
+    _require_routable_lanes(info)
     same = db.session.scalars(select(ProcessDefinition).where(
         ProcessDefinition.key == info.key, ProcessDefinition.sha256 == hashlib.sha256(xml).hexdigest())
         .order_by(ProcessDefinition.version.desc())).first()
@@ -29,6 +30,21 @@ def deploy(xml: bytes, user=None) -> tuple[ProcessDefinition, bool]:
     db.session.add(definition)
     db.session.flush()
     return definition, True
+
+
+# Lanes the service can turn into (role, org) for each kind of process; the rest come with later subjects.
+ROUTABLE_LANES = {"meeting": {"branch_admin", "superior_admin"}}
+
+
+def _require_routable_lanes(info) -> None:
+    routable = ROUTABLE_LANES.get(info.category)
+    if routable is None:
+        return
+    errors = [{"element_id": lane_id, "line": line,
+               "message": f"lane {name!r} cannot be routed in a {info.category} process; use one of {sorted(routable)}"}
+              for name, lane_id, line in info.lanes if name not in routable]
+    if errors:
+        raise ApiError("invalid_bpmn", 422, "The BPMN file was rejected.", errors=errors)
 
 
 @transactional

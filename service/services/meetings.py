@@ -4,7 +4,7 @@ import hmac
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import false, or_, select, true
 
 from ..database import lock_row, transactional, utcnow
 from ..errors import ApiError
@@ -39,8 +39,6 @@ class MeetingSubject:
             if superior is None:
                 raise ApiError("no_superior", 409, f"Organisation {org.id} has no reviewing superior.")
             return superior.id, None
-        if lane == "member":
-            return org.id, None
         raise ApiError("unroutable_lane", 409, f"Lane '{lane}' cannot be routed for a meeting.")
 
     def after_advance(self, meeting: Meeting, instance, open_actions: set[str]) -> None:
@@ -146,32 +144,52 @@ def _require_organiser(user, meeting: Meeting) -> None:
 
 
 def list_meetings(user, filters: dict) -> list[Meeting]:
-    """Meetings the caller may see, filtered by org (and its subtree), type and status."""
-    query = select(Meeting).order_by(Meeting.scheduled_at.desc(), Meeting.id.desc())
+    """Meetings the caller may see, filtered by org (and its subtree), type and status; newest first, paged."""
+    query = select(Meeting).where(_visible_clause(user)).order_by(Meeting.scheduled_at.desc(), Meeting.id.desc())
     if filters.get("process_key"):
         query = query.where(Meeting.process_key == filters["process_key"])
     if filters.get("status"):
         query = query.where(Meeting.status == filters["status"])
     if filters.get("org_id"):
-        query = query.where(Meeting.org_id.in_(_subtree_ids(access.get_org(filters["org_id"]))))
-    return [m for m in db.session.scalars(query.limit(500)) if _can_see(user, m)]
+        query = query.where(Meeting.org_id.in_(_subtree_ids([access.get_org(filters["org_id"]).id])))
+    return list(db.session.scalars(query.limit(filters.get("limit") or 100).offset(filters.get("offset") or 0)))
 
 
-def _subtree_ids(org: Org) -> list[int]:
-    ids, frontier = [org.id], [org.id]
+def _visible_clause(user):
+    """SQL for what _can_see decides one meeting at a time."""
+    if access.is_platform_admin(user):
+        return true()
+    clauses = []
+    if access.admin_org_ids(user):
+        clauses.append(Meeting.org_id.in_(_subtree_ids(list(access.admin_org_ids(user)))))
+    if user.member_id is not None:
+        clauses.append(Meeting.id.in_(select(Attendance.meeting_id).where(Attendance.member_id == user.member_id)))
+    return or_(*clauses) if clauses else false()
+
+
+def _subtree_ids(root_ids: list[int]) -> list[int]:
+    ids, frontier = list(root_ids), list(root_ids)
     while frontier:
         frontier = list(db.session.scalars(select(Org.id).where(Org.parent_id.in_(frontier))))
         ids.extend(frontier)
     return ids
 
 
-@transactional
-def give_feedback(user, meeting_id: int, attend: bool, reason: str | None) -> Attendance:
-    """A member answers the notice (反馈)."""
-    meeting = get_visible(user, meeting_id)
+def _own_invitation(user, meeting_id: int) -> tuple[Meeting, Attendance]:
+    """The caller's invitation: 404 if no such meeting, 403 not_invited if it is not theirs."""
+    meeting = db.session.get(Meeting, meeting_id)
+    if meeting is None:
+        raise ApiError("meeting_not_found", 404, f"Meeting {meeting_id} does not exist.")
     row = _invitation(user, meeting)
     if row is None:
         raise ApiError("not_invited", 403, "You are not invited to this meeting.")
+    return meeting, row
+
+
+@transactional
+def give_feedback(user, meeting_id: int, attend: bool, reason: str | None) -> Attendance:
+    """A member answers the notice (反馈)."""
+    meeting, row = _own_invitation(user, meeting_id)
     if not meeting.feedback_open:
         raise ApiError("feedback_closed", 422, "Feedback is not open for this meeting.")
     row.feedback, row.feedback_reason, row.feedback_at = attend, reason, utcnow()
@@ -207,10 +225,7 @@ def qr_payload(meeting_id: int, code: str) -> str:
 @transactional
 def check_in(user, meeting_id: int, code: str) -> Attendance:
     """A member signs in with the code, while the meeting is in progress."""
-    meeting = get_visible(user, meeting_id)
-    row = _invitation(user, meeting)
-    if row is None:
-        raise ApiError("not_invited", 403, "You are not invited to this meeting.")
+    meeting, row = _own_invitation(user, meeting_id)
     return _sign_in(meeting, row, "code", code)
 
 
@@ -246,15 +261,26 @@ def cancel_meeting(user, meeting_id: int, reason: str) -> Meeting:
     """The organiser cancels a meeting that has not finished."""
     meeting = get_visible(user, meeting_id)
     _require_organiser(user, meeting)
-    if meeting.status in ("completed", "cancelled"):
+    # Same lock order as a task completion (instance, then meeting), and decide only under the lock.
+    instance = lock_row(ProcessInstance, meeting.instance_id, undefer=(ProcessInstance.state,))
+    db.session.refresh(meeting)
+    if instance.status != "running":
         raise ApiError("meeting_finished", 409, f"The meeting is already {meeting.status}.")
     meeting_data.mark_cancelled(meeting, reason)
-    runtime.cancel_instance(lock_row(ProcessInstance, meeting.instance_id), user, reason)
+    runtime.cancel_instance(instance, user, reason)
     return meeting
 
 
-def meeting_view(meeting: Meeting) -> dict:
-    """Everything the meeting page shows."""
+def meeting_view(meeting: Meeting, user) -> dict:
+    """What the meeting page shows this caller: admins see everything, a member their own row."""
+    view = _full_view(meeting)
+    if not access.administers(user, db.session.get(Org, meeting.org_id)):
+        view["invitees"] = [r for r in view["invitees"] if r.member_id == user.member_id]
+        view["open_tasks"] = []
+    return view
+
+
+def _full_view(meeting: Meeting) -> dict:
     minutes = db.session.scalars(select(Minutes).where(Minutes.meeting_id == meeting.id)).first()
     events = db.session.execute(select(TaskEvent, User.username).outerjoin(User, User.id == TaskEvent.actor_id)
                                 .where(TaskEvent.instance_id == meeting.instance_id).order_by(TaskEvent.id))

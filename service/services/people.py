@@ -84,6 +84,9 @@ def create_user(user, data: dict) -> User:
         get_member(user, data["member_id"])
     if db.session.scalars(select(User).where(User.username == data["username"])).first():
         raise ApiError("username_taken", 409, f"The username '{data['username']}' is taken.")
+    if data.get("member_id") is not None and db.session.scalars(
+            select(User.id).where(User.member_id == data["member_id"])).first():
+        raise ApiError("member_has_account", 409, f"Member {data['member_id']} already has an account.")
     check_password_policy(data["password"])
     account = User(username=data["username"], password_hash=hash_password(data["password"]),
                    member_id=data.get("member_id"), must_change_password=True, failed_logins=0)

@@ -1,5 +1,5 @@
 """The inbox: list, read, claim, comment and complete human tasks."""
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 
 from ..database import transactional, utcnow
 from ..errors import ApiError
@@ -62,40 +62,43 @@ def _can_see(user, task: HumanTask) -> bool:
     return task.org_id is not None and access.administers(user, db.session.get(Org, task.org_id))
 
 
-def _require_candidate(user, task: HumanTask) -> None:
-    if not is_candidate(user, task):
-        raise ApiError("not_candidate", 403, f"You may not act on task {task.id}.")
-    if task.assignee_id not in (None, user.id):
-        raise ApiError("not_candidate", 403, f"Task {task.id} is claimed by someone else.")
-
-
-def _require_open(task: HumanTask) -> None:
-    if task.state != "open":
-        raise ApiError("task_not_open", 409, f"Task {task.id} is {task.state}.")
-
-
-def _load_for_action(user, task_id: int) -> HumanTask:
+def _load_for_action(user, task_id: int, claiming: bool = False) -> HumanTask:
+    """The task if the caller is a candidate (403), still open (409) and not claimed by another (403)."""
     task = db.session.get(HumanTask, task_id)
     if task is None:
         raise ApiError("task_not_found", 404, f"Task {task_id} does not exist.")
-    _require_candidate(user, task)
+    if not is_candidate(user, task):
+        raise ApiError("not_candidate", 403, f"You may not act on task {task.id}.")
+    if task.state != "open":
+        raise ApiError("task_not_open", 409, f"Task {task.id} is {task.state}.")
+    if task.assignee_id not in (None, user.id):
+        raise ApiError(*(("task_claimed", 409) if claiming else ("not_candidate", 403)),
+                       f"Task {task.id} is claimed by someone else.")
     return task
 
 
 @transactional
 def complete(user, task_id: int, data: dict):
     """Complete a task: one transaction for state, inbox rows, side effects and audit."""
-    task = _load_for_action(user, task_id)
-    _require_open(task)
-    return runtime.complete(task, user, data)
+    return runtime.complete(_load_for_action(user, task_id), user, data)
+
+
+def _set_assignee(task: HumanTask, user, new_assignee: int | None) -> None:
+    # Conditional, so two candidates claiming at once cannot both be told they hold the task.
+    done = db.session.execute(update(HumanTask).where(
+        HumanTask.id == task.id, HumanTask.state == "open",
+        or_(HumanTask.assignee_id.is_(None), HumanTask.assignee_id == user.id))
+        .values(assignee_id=new_assignee).execution_options(synchronize_session=False))
+    if done.rowcount != 1:
+        raise ApiError("task_claimed", 409, f"Task {task.id} was just claimed or completed by someone else.")
+    db.session.refresh(task)
 
 
 @transactional
 def claim(user, task_id: int) -> HumanTask:
     """Take a task so it leaves the other candidates' lists."""
-    task = _load_for_action(user, task_id)
-    _require_open(task)
-    task.assignee_id = user.id
+    task = _load_for_action(user, task_id, claiming=True)
+    _set_assignee(task, user, user.id)
     runtime.record_event(db.session.get(ProcessInstance, task.instance_id), task, "claim", user)
     return task
 
@@ -104,8 +107,7 @@ def claim(user, task_id: int) -> HumanTask:
 def unclaim(user, task_id: int) -> HumanTask:
     """Give a claimed task back to all candidates."""
     task = _load_for_action(user, task_id)
-    _require_open(task)
-    task.assignee_id = None
+    _set_assignee(task, user, None)
     runtime.record_event(db.session.get(ProcessInstance, task.instance_id), task, "unclaim", user)
     return task
 

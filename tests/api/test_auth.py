@@ -46,10 +46,10 @@ def test_success_resets_the_failure_count(world):
 
 
 def test_admin_unlocks(world):
+    uid = world.users["m3"].ok("get", "/api/me")["id"]
     for _ in range(3):
         login(world.client, "m3", "wrong-password")
     assert_problem(login(world.client, "m3", "Passw0rd!x2"), 423, "account_locked")
-    uid = world.users["m3"].ok("get", "/api/me")["id"]
     assert_problem(world.users["sec_b"].post(f"/api/users/{uid}/unlock"), 403, "forbidden")
     world.users["sec_a"].ok("post", f"/api/users/{uid}/unlock")
     assert login(world.client, "m3", "Passw0rd!x2").status_code == 200
@@ -69,7 +69,7 @@ def test_new_account_must_change_password_first(world):
                                  headers=headers)
         assert_problem(response, 422, "weak_password")
     assert_problem(w.client.post("/api/auth/password", json={"old_password": "bad", "new_password": "Good#Pass1"},
-                                 headers=headers), 401, "invalid_credentials")
+                                 headers=headers), 422, "wrong_password")
     assert w.client.post("/api/auth/password", json={"old_password": "Init#1234", "new_password": "Good#Pass1"},
                          headers=headers).status_code == 204
     assert w.client.get("/api/tasks", headers=headers).status_code == 200
@@ -107,3 +107,12 @@ def test_openapi_and_docs(world):
 def test_malformed_json_is_a_clear_problem(world):
     response = world.client.post("/api/auth/login", data="not json", headers={"Content-Type": "application/json"})
     assert_problem(response, 400, "invalid_json")
+
+
+def test_wrong_old_passwords_lock_the_account_and_its_tokens(world):
+    m1 = world.users["m1"]
+    for _ in range(3):
+        assert_problem(m1.post("/api/auth/password", json={"old_password": "guess", "new_password": "Good#Pass1"}),
+                       422, "wrong_password")
+    assert_problem(m1.get("/api/me"), 423, "account_locked")
+    assert_problem(login(world.client, "m1", "Passw0rd!x2"), 423, "account_locked")

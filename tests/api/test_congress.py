@@ -100,13 +100,12 @@ def test_quorum_counts_only_full_members_then_reschedule(world):
     complete(sec, only_task(sec, meeting["id"], "meeting.notify")["id"])
     # Two full members and both probationary members say yes: 2/5 voting, so no quorum.
     answer(w, ["m1", "m2"], meeting["id"])
-    for member_index in (5, 6):
-        w.admin.ok("post", "/api/users", {"username": f"p{member_index}", "password": "Passw0rd!x",
-                                           "member_id": w.ids["members_a"][member_index],
-                                           "roles": [{"role": "member", "org_id": w.ids["branch_a"]}]}, 201)
-        p = w.admin.as_user(f"p{member_index}", "Passw0rd!x")
-        p.ok("post", "/api/auth/password", {"old_password": "Passw0rd!x", "new_password": "Passw0rd!y"}, 204)
-        p.ok("post", f"/api/meetings/{meeting['id']}/feedback", {"attend": True})
+    w.admin.ok("post", "/api/users", {"username": "p6", "password": "Passw0rd!x", "member_id": w.ids["members_a"][6],
+                                       "roles": [{"role": "member", "org_id": w.ids["branch_a"]}]}, 201)
+    p6 = w.admin.as_user("p6", "Passw0rd!x")
+    p6.ok("post", "/api/auth/password", {"old_password": "Passw0rd!x", "new_password": "Passw0rd!y"}, 204)
+    for probationary in (w.users["m5"], p6):
+        probationary.ok("post", f"/api/meetings/{meeting['id']}/feedback", {"attend": True})
     result = complete(sec, only_task(sec, meeting["id"], "meeting.close_feedback")["id"])
     assert [t["action"] for t in result["next_tasks"]] == ["meeting.reschedule"]
     view = sec.ok("get", f"/api/meetings/{meeting['id']}")
@@ -174,7 +173,9 @@ def test_member_sees_only_own_things(world):
     m1 = w.users["m1"]
     assert m1.ok("get", "/api/tasks?state=open") == []
     assert_problem(m1.get(f"/api/tasks/{meeting['open_tasks'][0]['id']}"), 404, "task_not_found")
-    assert m1.ok("get", f"/api/meetings/{meeting['id']}")["id"] == meeting["id"]  # invited
+    own = m1.ok("get", f"/api/meetings/{meeting['id']}")  # invited: sees the meeting, but only their own row
+    assert [r["member_id"] for r in own["invitees"]] == [w.ids["members_a"][1]] and own["open_tasks"] == []
+    assert len(w.users["sec_a"].ok("get", f"/api/meetings/{meeting['id']}")["invitees"]) == 7
     assert_problem(m1.get(f"/api/members/{w.ids['members_a'][2]}"), 404, "member_not_found")
     assert m1.ok("get", f"/api/members/{w.ids['members_a'][1]}")["name"] == "乙"
     assert_problem(m1.get(f"/api/meetings/{meeting['id']}/check-in-code"), 403, "forbidden")
@@ -198,8 +199,9 @@ def test_feedback_and_check_in_rules(world):
     meeting = create_congress(w)
     mid = meeting["id"]
     assert_problem(m1.post(f"/api/meetings/{mid}/feedback", json={"attend": True}), 422, "feedback_closed")
-    assert_problem(w.users["sec_b"].post(f"/api/meetings/{mid}/feedback", json={"attend": True}), 404,
-                   "meeting_not_found")
+    assert_problem(w.users["sec_b"].post(f"/api/meetings/{mid}/feedback", json={"attend": True}), 403,
+                   "not_invited")
+    assert_problem(m1.post("/api/meetings/9999/feedback", json={"attend": True}), 404, "meeting_not_found")
     code = sec.ok("get", f"/api/meetings/{mid}/check-in-code")["code"]
     assert_problem(m1.post(f"/api/meetings/{mid}/check-in", json={"code": code}), 422, "check_in_closed")
     hold_until_minutes(w, mid)
@@ -221,8 +223,10 @@ def test_not_invited_member(world):
     meeting = create_congress(w, invitee_ids=w.ids["members_a"][:3])
     hold = sec.ok("get", f"/api/meetings/{meeting['id']}")
     assert hold["attendance"]["invited"] == 3
-    assert_problem(w.users["m3"].post(f"/api/meetings/{meeting['id']}/feedback", json={"attend": True}), 404,
-                   "meeting_not_found")
+    assert_problem(w.users["m3"].post(f"/api/meetings/{meeting['id']}/feedback", json={"attend": True}), 403,
+                   "not_invited")
+    assert_problem(w.users["m3"].post(f"/api/meetings/{meeting['id']}/check-in", json={"code": "1"}), 403,
+                   "not_invited")
     bad = sec.post("/api/meetings", json={"process_key": "branch_congress", "org_id": w.ids["branch_a"],
                                            "title": "x", "scheduled_at": future(), "invitee_ids": [w.ids["member_b"]]})
     assert_problem(bad, 422, "invalid_invitees")
@@ -242,8 +246,12 @@ def test_claim_hides_task_from_other_candidates(world):
     sec.ok("post", f"/api/tasks/{task_id}/comments", {"text": "我来发通知"}, 201)
     sec.ok("post", f"/api/tasks/{task_id}/unclaim")
     assert [t["id"] for t in sec2.ok("get", "/api/tasks")] == [task_id]
+    sec2.ok("post", f"/api/tasks/{task_id}/claim")
+    assert_problem(sec.post(f"/api/tasks/{task_id}/claim"), 409, "task_claimed")
+    sec2.ok("post", f"/api/tasks/{task_id}/complete", {})
+    assert_problem(sec.post(f"/api/tasks/{task_id}/complete", json={}), 409, "task_not_open")
     timeline = sec.ok("get", f"/api/meetings/{meeting['id']}")["timeline"]
-    assert [e["kind"] for e in timeline] == ["started", "claim", "comment", "unclaim"]
+    assert [e["kind"] for e in timeline] == ["started", "claim", "comment", "unclaim", "claim", "completed"]
 
 
 def test_cancel_meeting_closes_its_tasks(world):
@@ -254,3 +262,18 @@ def test_cancel_meeting_closes_its_tasks(world):
     assert view["status"] == "cancelled" and view["open_tasks"] == []
     assert sec.ok("get", "/api/tasks") == []
     assert_problem(sec.post(f"/api/meetings/{meeting['id']}/cancel", json={"reason": "x"}), 409, "meeting_finished")
+
+
+def test_meeting_list_is_scoped_in_the_query(world):
+    w = world
+    first = create_congress(w)
+    only_sec = create_congress(w, invitee_ids=w.ids["members_a"][:1])
+    other = w.users["sec_b"].ok("post", "/api/meetings", {"process_key": "branch_congress", "org_id": w.ids["branch_b"],
+                                "title": "B支部大会", "scheduled_at": future()}, 201)
+    ids = lambda api, q="": [m["id"] for m in api.ok("get", f"/api/meetings{q}")]
+    assert sorted(ids(w.users["m1"])) == [first["id"]]
+    assert sorted(ids(w.users["sec_a"])) == sorted([first["id"], only_sec["id"]])
+    assert ids(w.users["sec_b"]) == [other["id"]]
+    assert sorted(ids(w.users["dangwei"])) == sorted([first["id"], only_sec["id"], other["id"]])
+    assert sorted(ids(w.users["zongzhi"], f"?org_id={w.ids['general']}")) == sorted([first["id"], only_sec["id"]])
+    assert len(ids(w.users["dangwei"], "?limit=2")) == 2 and len(ids(w.users["dangwei"], "?limit=2&offset=2")) == 1

@@ -56,3 +56,22 @@ def test_unknown_process_key(world):
     body = {"process_key": "no_such", "org_id": world.ids["branch_a"], "title": "x",
             "scheduled_at": "2099-01-01T09:00:00+08:00"}
     assert_problem(world.users["sec_a"].post("/api/meetings", json=body), 422, "unknown_process")
+
+
+def _timed_meeting(**swap) -> bytes:
+    xml = (Path(__file__).resolve().parents[1] / "data" / "timed_meeting.bpmn").read_bytes()
+    for old, new in swap.items():
+        xml = xml.replace(old.encode(), new.encode())
+    return xml
+
+
+def test_plain_tasks_and_unroutable_lanes_are_refused_at_upload(world):
+    plain = _timed_meeting(**{'<bpmn:userTask id="confirm" name="确认" camunda:formKey="review.confirm" />':
+                              '<bpmn:task id="confirm" name="确认" />'})
+    body = assert_problem(post_xml(world.admin, plain), 422, "invalid_bpmn")
+    assert [e["element_id"] for e in body["errors"]] == ["confirm"] and body["errors"][0]["line"]
+    for lane in ("member", "sending_admin", "platform_admin"):
+        body = assert_problem(post_xml(world.admin, _timed_meeting(**{'name="branch_admin"': f'name="{lane}"'})),
+                              422, "invalid_bpmn")
+        assert [e["element_id"] for e in body["errors"]] == ["lane_branch"], body
+    assert "timed_meeting" not in {d["key"] for d in world.admin.ok("get", "/api/process-definitions")}

@@ -48,3 +48,9 @@ def test_branch_admin_cannot_grant_platform_admin(world):
     body["roles"] = [{"role": "member", "org_id": world.ids["branch_a"]}]
     assert world.users["sec_a"].post("/api/users", json=body).status_code == 201
     assert_problem(world.users["sec_a"].post("/api/users", json=body), 409, "username_taken")
+
+
+def test_a_member_has_at_most_one_account(world):
+    body = {"username": "m1_again", "password": "Passw0rd!x", "member_id": world.ids["members_a"][1],
+            "roles": [{"role": "member", "org_id": world.ids["branch_a"]}]}
+    assert_problem(world.users["sec_a"].post("/api/users", json=body), 409, "member_has_account")

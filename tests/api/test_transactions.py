@@ -73,3 +73,37 @@ def test_invalid_data_is_422_and_changes_nothing(world):
                                headers={**sec._headers(), "Content-Type": "application/json"})
     assert_problem(response, 422, "validation_error")
     assert sec.ok("get", "/api/tasks")[0]["id"] == close["id"]
+
+
+def test_cancel_racing_an_approval_never_deadlocks_or_rewrites_the_outcome(world, monkeypatch):
+    from .test_congress import MINUTES, complete, hold_until_minutes
+    sec, zz = world.users["sec_a"], world.users["zongzhi"]
+    meeting = create_congress(world)
+    minutes = hold_until_minutes(world, meeting["id"])
+    submit = complete(sec, minutes["id"], MINUTES)["next_tasks"][0]
+    decide = complete(sec, submit["id"])["next_tasks"][0]
+    original = actions.REGISTRY["review.decide"].handler
+
+    def slow(ctx, data):
+        time.sleep(0.4)
+        return original(ctx, data)
+
+    _patch_action(monkeypatch, "review.decide", slow)
+    results = {}
+
+    def approve():
+        results["approve"] = zz.post(f"/api/tasks/{decide['id']}/complete",
+                                     json={"approved": True, "comment": "同意"}).status_code
+
+    def cancel():
+        time.sleep(0.15)
+        response = sec.post(f"/api/meetings/{meeting['id']}/cancel", json={"reason": "改期"})
+        results["cancel"] = (response.status_code, response.get_json().get("code"))
+
+    threads = [threading.Thread(target=approve), threading.Thread(target=cancel)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert results == {"approve": 200, "cancel": (409, "meeting_finished")}, results
+    assert sec.ok("get", f"/api/meetings/{meeting['id']}")["status"] == "completed"

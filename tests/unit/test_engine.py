@@ -151,7 +151,7 @@ def test_embedded_subprocess_with_parallel_branches(engine, data_file):
         instance.complete(instance.ready_tasks()[0].id, data)
     instance = reload(engine, "with_sub", lambda: xml, instance)
     (manual,) = instance.ready_tasks()
-    assert (manual.spec_id, manual.lane, manual.action) == ("after", "member", None)
+    assert (manual.spec_id, manual.lane, manual.action) == ("after", "member", "review.acknowledge")
     instance.complete(manual.id, {})
     instance = reload(engine, "with_sub", lambda: xml, instance)
     instance.complete(instance.ready_tasks()[0].id, {})
