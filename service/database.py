@@ -5,7 +5,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, select
+from sqlalchemy.orm import undefer as load_now
 from sqlalchemy.types import TypeDecorator
 
 from .extensions import db
@@ -66,9 +67,7 @@ def transactional(fn):
 
 def lock_row(model, row_id, undefer=()):
     """SELECT ... FOR UPDATE on Postgres; SQLite serialises writers itself."""
-    from sqlalchemy import select
     # populate_existing: what we act on must be the row as locked, not an earlier copy in the session.
-    from sqlalchemy.orm import undefer as load_now
     query = (select(model).where(model.id == row_id).with_for_update()
              .options(*(load_now(column) for column in undefer)).execution_options(populate_existing=True))
     return db.session.scalars(query).first()

@@ -9,6 +9,7 @@ from sqlalchemy import or_, select, update
 from .database import transaction, utcnow
 from .extensions import db
 from .models import JobLock, ProcessInstance
+from .services import runtime
 
 log = logging.getLogger(__name__)
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
@@ -41,20 +42,19 @@ def release(name: str) -> None:
 
 def fire_due_timers() -> int | None:
     """Advance every running instance that waits on a timer, one transaction each; None if another clock runs it."""
-    from .services import runtime
     if not acquire("fire_due_timers", 120):
         return None
     try:
         ids = list(db.session.scalars(select(ProcessInstance.id).where(
             ProcessInstance.status == "running", ProcessInstance.has_timers.is_(True))))
         for instance_id in ids:
-            _refresh_one(runtime, instance_id)
+            _refresh_one(instance_id)
         return len(ids)
     finally:
         release("fire_due_timers")
 
 
-def _refresh_one(runtime, instance_id: int) -> None:
+def _refresh_one(instance_id: int) -> None:
     # One broken instance must not hold up every other timer: log it and stop polling it.
     try:
         with transaction():

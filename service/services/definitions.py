@@ -32,14 +32,12 @@ def deploy(xml: bytes, user=None) -> tuple[ProcessDefinition, bool]:
     return definition, True
 
 
-# Lanes the service can turn into (role, org) for each kind of process; the rest come with later subjects.
-ROUTABLE_LANES = {"meeting": {"branch_admin", "superior_admin"}}
-
-
 def _require_routable_lanes(info) -> None:
-    routable = ROUTABLE_LANES.get(info.category)
-    if routable is None:
+    # A process of a category whose subject is known may only use lanes that subject can route.
+    subject = runtime.SUBJECTS.get(info.category)
+    if subject is None:
         return
+    routable = subject.lanes
     errors = [{"element_id": lane_id, "line": line,
                "message": f"lane {name!r} cannot be routed in a {info.category} process; use one of {sorted(routable)}"}
               for name, lane_id, line in info.lanes if name not in routable]

@@ -27,6 +27,8 @@ PHASES = [("meeting.reschedule", "quorum_failed"), ("review.decide", "under_revi
 class MeetingSubject:
     """How the runtime routes and reacts for meetings."""
 
+    lanes = frozenset({"branch_admin", "superior_admin"})
+
     def load(self, subject_id: int) -> Meeting:
         return db.session.get(Meeting, subject_id)
 
@@ -273,22 +275,21 @@ def cancel_meeting(user, meeting_id: int, reason: str) -> Meeting:
 
 def meeting_view(meeting: Meeting, user) -> dict:
     """What the meeting page shows this caller: admins see everything, a member their own row."""
-    view = _full_view(meeting)
-    if not access.administers(user, db.session.get(Org, meeting.org_id)):
-        view["invitees"] = [r for r in view["invitees"] if r.member_id == user.member_id]
-        view["open_tasks"] = []
-    return view
+    if access.administers(user, db.session.get(Org, meeting.org_id)):
+        return _view(meeting, meeting_data.attendance_rows(meeting),
+                     runtime.open_tasks(meeting.instance_id) if meeting.instance_id else [])
+    own = _invitation(user, meeting)
+    return _view(meeting, [own] if own else [], [])
 
 
-def _full_view(meeting: Meeting) -> dict:
+def _view(meeting: Meeting, invitees: list, open_tasks: list) -> dict:
     minutes = db.session.scalars(select(Minutes).where(Minutes.meeting_id == meeting.id)).first()
     events = db.session.execute(select(TaskEvent, User.username).outerjoin(User, User.id == TaskEvent.actor_id)
                                 .where(TaskEvent.instance_id == meeting.instance_id).order_by(TaskEvent.id))
     columns = {c.key: getattr(meeting, c.key) for c in Meeting.__table__.columns}
-    return {**columns, "attendance": meeting_data.attendance_summary(meeting),
-            "open_tasks": runtime.open_tasks(meeting.instance_id) if meeting.instance_id else [],
+    return {**columns, "attendance": meeting_data.attendance_summary(meeting), "open_tasks": open_tasks,
             "timeline": [_timeline_entry(e, name) for e, name in events], "minutes": minutes,
-            "invitees": meeting_data.attendance_rows(meeting)}
+            "invitees": invitees}
 
 
 def _timeline_entry(event: TaskEvent, actor_name: str | None) -> dict:

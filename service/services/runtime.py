@@ -23,6 +23,8 @@ from ..models import HumanTask, ProcessDefinition, ProcessInstance, TaskEvent
 class Subject(Protocol):
     """What the runtime needs from a kind of subject (meeting, transfer, ...)."""
 
+    lanes: frozenset[str]  # the BPMN lanes resolve_lane can route
+
     def load(self, subject_id: int): ...
     def resolve_lane(self, subject, lane: str) -> tuple[int | None, int | None]: ...  # (org_id, assignee)
     def after_advance(self, subject, instance: ProcessInstance, open_actions: set[str]) -> None: ...
@@ -87,12 +89,17 @@ def complete(task: HumanTask, user, data: dict) -> tuple[HumanTask, list[HumanTa
 
 
 def _claim_for_completion(task: HumanTask, user) -> None:
-    # The conditional UPDATE is the guard: of two racing requests only one flips open -> completed.
-    values = {"state": "completed", "completed_at": utcnow(), "completed_by": user.id}
-    done = db.session.execute(update(HumanTask).where(HumanTask.id == task.id, HumanTask.state == "open")
+    # Of two racing requests only one flips open -> completed.
+    update_open_task(task, [], ApiError("task_not_open", 409, f"Task {task.id} is no longer open."),
+                     state="completed", completed_at=utcnow(), completed_by=user.id)
+
+
+def update_open_task(task: HumanTask, conditions: list, error: ApiError, **values) -> None:
+    """A conditional UPDATE of a still-open task (the race guard); raises `error` if it matched nothing."""
+    done = db.session.execute(update(HumanTask).where(HumanTask.id == task.id, HumanTask.state == "open", *conditions)
                               .values(**values).execution_options(synchronize_session=False))
     if done.rowcount != 1:
-        raise ApiError("task_not_open", 409, f"Task {task.id} is no longer open.")
+        raise error
     for name, value in values.items():  # the row now holds these; no need to read it back
         set_committed_value(task, name, value)
 

@@ -1,5 +1,5 @@
 """The inbox: list, read, claim, comment and complete human tasks."""
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select
 
 from ..database import transactional, utcnow
 from ..errors import ApiError
@@ -72,8 +72,9 @@ def _load_for_action(user, task_id: int, claiming: bool = False) -> HumanTask:
     if task.state != "open":
         raise ApiError("task_not_open", 409, f"Task {task.id} is {task.state}.")
     if task.assignee_id not in (None, user.id):
-        raise ApiError(*(("task_claimed", 409) if claiming else ("not_candidate", 403)),
-                       f"Task {task.id} is claimed by someone else.")
+        if claiming:
+            raise ApiError("task_claimed", 409, f"Task {task.id} is claimed by someone else.")
+        raise ApiError("not_candidate", 403, f"Task {task.id} is claimed by someone else.")
     return task
 
 
@@ -85,13 +86,10 @@ def complete(user, task_id: int, data: dict):
 
 def _set_assignee(task: HumanTask, user, new_assignee: int | None) -> None:
     # Conditional, so two candidates claiming at once cannot both be told they hold the task.
-    done = db.session.execute(update(HumanTask).where(
-        HumanTask.id == task.id, HumanTask.state == "open",
-        or_(HumanTask.assignee_id.is_(None), HumanTask.assignee_id == user.id))
-        .values(assignee_id=new_assignee).execution_options(synchronize_session=False))
-    if done.rowcount != 1:
-        raise ApiError("task_claimed", 409, f"Task {task.id} was just claimed or completed by someone else.")
-    db.session.refresh(task)
+    runtime.update_open_task(
+        task, [or_(HumanTask.assignee_id.is_(None), HumanTask.assignee_id == user.id)],
+        ApiError("task_claimed", 409, f"Task {task.id} was just claimed or completed by someone else."),
+        assignee_id=new_assignee)
 
 
 @transactional
