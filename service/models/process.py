@@ -46,6 +46,7 @@ class HumanTask(db.Model):
         Index("ix_task_inbox", "state", "org_id", "role"),
         Index("ix_task_assignee", "assignee_id", "state"),
         Index("ix_task_completed_by", "completed_by", "state"),
+        Index("ix_task_due", "state", "due_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
@@ -64,6 +65,7 @@ class HumanTask(db.Model):
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    overdue_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the clock reminded once
 
 
 class TaskEvent(db.Model):

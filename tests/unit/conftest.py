@@ -14,7 +14,8 @@ CONGRESS = ROOT / "bpmn" / "branch_congress.bpmn"
 ACTIONS = frozenset({
     "meeting.notify", "meeting.close_feedback", "meeting.close_check_in", "meeting.record_minutes",
     "meeting.reschedule", "meeting.cancel", "review.submit", "review.decide",
-    "review.acknowledge", "review.confirm",
+    "review.acknowledge", "review.confirm", "meeting.summarize",
+    "appraisal.close_self", "appraisal.close_peer", "appraisal.rate",
 })
 
 
