@@ -4,6 +4,8 @@ import secrets
 from pathlib import Path
 
 INSTANCE_DIR = Path(os.environ.get("ORGLIFE_INSTANCE_DIR", Path(__file__).resolve().parent.parent / "instance"))
+# Photos, video-meeting screenshots, PDFs and Office documents; each needs a signature in services/attachments.py.
+ATTACHMENT_TYPES = "png,jpg,jpeg,gif,webp,pdf,doc,docx,xls,xlsx,ppt,pptx"
 
 
 def _default_database_url() -> str:
@@ -21,6 +23,12 @@ def _local_secret() -> str:
     except FileExistsError:
         pass
     return path.read_text().strip()
+
+
+def _extensions(listed: str) -> tuple[str, ...]:
+    """A comma-separated list of file extensions, normalised to lower case without dots."""
+    names = (name.strip().lstrip(".").lower() for name in listed.split(","))
+    return tuple(name for name in names if name)
 
 
 def load_config() -> dict:
@@ -41,10 +49,15 @@ def load_config() -> dict:
         "PASSWORD_HASH_METHOD": os.environ.get("PASSWORD_HASH_METHOD", "scrypt"),
         "BPMN_MAX_BYTES": int(os.environ.get("BPMN_MAX_BYTES", 2_000_000)),
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", 20_000_000)),
+        "ATTACHMENT_DIR": os.environ.get("ATTACHMENT_DIR", str(INSTANCE_DIR / "attachments")),
+        "ATTACHMENT_MAX_BYTES": int(os.environ.get("ATTACHMENT_MAX_BYTES", 10_000_000)),
+        "ATTACHMENT_TYPES": _extensions(os.environ.get("ATTACHMENT_TYPES", ATTACHMENT_TYPES)),
         # A check-in code is valid for one window and the next, so a code shown at a window's end still works.
         "CHECK_IN_CODE_WINDOW_SECONDS": int(os.environ.get("CHECK_IN_CODE_WINDOW_SECONDS", 300)),
         "TIMEZONE": "Asia/Shanghai",
         "CLOCK_INTERVAL_SECONDS": int(os.environ.get("CLOCK_INTERVAL_SECONDS", 30)),
+        # The clock reminds invitees once, this long before the meeting.
+        "MEETING_REMINDER_HOURS": int(os.environ.get("MEETING_REMINDER_HOURS", 24)),
         "API_TITLE": "组织生活 Org-life workflow API",
         "API_VERSION": "v1",
         "OPENAPI_VERSION": "3.0.3",

@@ -1,18 +1,25 @@
 """The clock process: APScheduler in its own process (never inside gunicorn workers)."""
+import functools
 import logging
 import os
 import socket
 from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import or_, select, update
+
+from rules.periods import CHINA
 
 from .database import transaction, utcnow
 from .extensions import db
-from .models import JobLock, ProcessInstance
-from .services import runtime
+from .models import Attendance, HumanTask, JobLock, Meeting, ProcessInstance
+from .services import notifications, runtime
 
 log = logging.getLogger(__name__)
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
+LEASE_SECONDS = 120
+BATCH = 200  # ids read per short transaction
+MEETING_OVER = ("cancelled", "completed", "quorum_failed")
 
 
 def acquire(name: str, lease_seconds: int) -> bool:
@@ -40,18 +47,29 @@ def release(name: str) -> None:
                            .values(locked_until=None))
 
 
+def leased(name: str, lease_seconds: int = LEASE_SECONDS):
+    """Run the decorated job only while holding its lease; the job returns None when another clock holds it."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def run():
+            if not acquire(name, lease_seconds):
+                return None
+            try:
+                return fn()
+            finally:
+                release(name)
+        return run
+    return wrap
+
+
+@leased("fire_due_timers")
 def fire_due_timers() -> int | None:
     """Advance every running instance that waits on a timer, one transaction each; None if another clock runs it."""
-    if not acquire("fire_due_timers", 120):
-        return None
-    try:
-        ids = list(db.session.scalars(select(ProcessInstance.id).where(
-            ProcessInstance.status == "running", ProcessInstance.has_timers.is_(True))))
-        for instance_id in ids:
-            _refresh_one(instance_id)
-        return len(ids)
-    finally:
-        release("fire_due_timers")
+    ids = list(db.session.scalars(select(ProcessInstance.id).where(
+        ProcessInstance.status == "running", ProcessInstance.has_timers.is_(True))))
+    for instance_id in ids:
+        _refresh_one(instance_id)
+    return len(ids)
 
 
 def _refresh_one(instance_id: int) -> None:
@@ -67,10 +85,81 @@ def _refresh_one(instance_id: int) -> None:
             runtime.record_event(instance, None, "timer_failed", None, task_name="clock")
 
 
+@leased("mark_overdue_tasks")
+def mark_overdue_tasks() -> int | None:
+    """Tell whoever an open task waits for, once, that it is past due; how many were marked (None: another clock)."""
+    now = utcnow()
+    overdue = (HumanTask.state == "open", HumanTask.due_at.is_not(None), HumanTask.due_at < now,
+               HumanTask.overdue_notified_at.is_(None))
+    return sum(_once(HumanTask, row_id, overdue, {"overdue_notified_at": now}, _notify_overdue)
+               for row_id in _ids(HumanTask, overdue))
+
+
+@leased("send_meeting_reminders")
+def send_meeting_reminders() -> int | None:
+    """Remind the invitees of a notified meeting starting soon, once; how many were reminded (None: another clock)."""
+    now = utcnow()
+    horizon = now + timedelta(hours=current_app.config["MEETING_REMINDER_HOURS"])
+    soon = (Meeting.notified_at.is_not(None), Meeting.reminder_sent_at.is_(None), Meeting.status.not_in(MEETING_OVER),
+            Meeting.scheduled_at >= now, Meeting.scheduled_at <= horizon)
+    return sum(_once(Meeting, row_id, soon, {"reminder_sent_at": now}, _remind)
+               for row_id in _ids(Meeting, soon))
+
+
+def _ids(model, conditions):
+    """Ids of the matching rows, read in batches by id so that no job holds one long transaction."""
+    last = 0
+    while True:
+        with transaction():
+            ids = list(db.session.scalars(select(model.id).where(model.id > last, *conditions)
+                                          .order_by(model.id).limit(BATCH)))
+        yield from ids
+        if len(ids) < BATCH:
+            return
+        last = ids[-1]
+
+
+def _once(model, row_id: int, conditions, marks: dict, notify) -> bool:
+    """Claim one row and notify in the same transaction; False if another clock claimed it first or it failed."""
+    # The conditional UPDATE, not the lease, is what makes a notice go out once: two clocks racing past an
+    # expired lease both try it, and only one sees rowcount 1 (the other waits on the row, then matches none).
+    try:
+        with transaction():
+            claimed = db.session.execute(update(model).where(model.id == row_id, *conditions).values(**marks)
+                                         .execution_options(synchronize_session=False)).rowcount == 1
+            if claimed:
+                notify(db.session.get(model, row_id, populate_existing=True))
+            return claimed
+    except Exception:  # one broken row must not hold up the others; it is tried again on the next tick
+        log.exception("clock: %s %s failed", model.__tablename__, row_id)
+        return False
+
+
+def _china_time(at) -> str:
+    return at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+
+
+def _notify_overdue(task: HumanTask) -> None:
+    # The assignee if someone claimed it, else everyone the task waits for.
+    users = [task.assignee_id] if task.assignee_id else notifications.admins_of(task.org_id) if task.org_id else []
+    notifications.to_users(users, "task_overdue", f"任务已逾期：{task.name}",
+                           f"办理期限 {_china_time(task.due_at)}（北京时间）已过，请尽快办理。",
+                           (task.subject_kind, task.subject_id))
+
+
+def _remind(meeting: Meeting) -> None:
+    # Everyone invited except those who said they will not come.
+    members = db.session.scalars(select(Attendance.member_id).where(
+        Attendance.meeting_id == meeting.id, Attendance.feedback.is_not(False)))
+    where = f"，{meeting.location}" if meeting.location else ""
+    notifications.to_members(members, "meeting_reminder", f"会议提醒：{meeting.title}",
+                             f"{_china_time(meeting.scheduled_at)}（北京时间）{where}。请准时参加。",
+                             ("meeting", meeting.id))
+
+
 def run_clock() -> None:
     """Block forever, running the jobs on their intervals."""
     from apscheduler.schedulers.blocking import BlockingScheduler
-    from flask import current_app
     app = current_app._get_current_object()
     scheduler = BlockingScheduler(timezone="Asia/Shanghai")
 
@@ -83,6 +172,7 @@ def run_clock() -> None:
                     log.exception("clock job %s failed", fn.__name__)
         return run
 
-    scheduler.add_job(job(fire_due_timers), "interval", seconds=app.config["CLOCK_INTERVAL_SECONDS"],
-                      max_instances=1, coalesce=True)
+    for fn in (fire_due_timers, mark_overdue_tasks, send_meeting_reminders):
+        scheduler.add_job(job(fn), "interval", seconds=app.config["CLOCK_INTERVAL_SECONDS"],
+                          max_instances=1, coalesce=True)
     scheduler.start()

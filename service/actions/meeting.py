@@ -1,10 +1,16 @@
 """Meeting actions: notices, feedback and sign-in windows, minutes, rescheduling."""
-from marshmallow import Schema, ValidationError, fields, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..database import utcnow
 from ..schemas.times import ChinaDateTime
-from . import meeting_data
+from . import meeting_data, minutes_data
 from . import NoData, action
+
+
+def not_blank(value: str) -> None:
+    """Refuse empty and whitespace-only text (marshmallow 4 validators must raise, not return False)."""
+    if not value.strip():
+        raise ValidationError("Must not be blank.")
 
 
 class TopicsField(fields.Field):
@@ -18,12 +24,22 @@ class TopicsField(fields.Field):
         raise ValidationError("Give one or more non-empty topics.")
 
 
+class VoteSchema(Schema):
+    """One motion put to the vote (表决): counts of yes, no and abstain."""
+
+    motion = fields.String(required=True, validate=not_blank)
+    yes = fields.Integer(required=True, validate=validate.Range(min=0))
+    no = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    abstain = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
 class MinutesSchema(Schema):
-    host = fields.String(required=True, validate=lambda s: bool(s.strip()))
-    recorder = fields.String(required=True, validate=lambda s: bool(s.strip()))
+    host = fields.String(required=True, validate=not_blank)
+    recorder = fields.String(required=True, validate=not_blank)
     topics = TopicsField(required=True)
-    content = fields.String(required=True, validate=lambda s: bool(s.strip()))
+    content = fields.String(required=True, validate=not_blank)
     decisions = fields.String(load_default=None)
+    votes = fields.List(fields.Nested(VoteSchema), load_default=list)
     attachment_ids = fields.List(fields.Integer(), load_default=list)
 
 
@@ -43,14 +59,18 @@ class RescheduleSchema(Schema):
             raise ValidationError("The new time must be in the future.", "scheduled_at")
 
 
+class SummarySchema(Schema):
+    summary = fields.String(required=True, validate=not_blank)
+
+
 class CancelSchema(Schema):
-    reason = fields.String(required=True, validate=lambda s: bool(s.strip()))
+    reason = fields.String(required=True, validate=not_blank)
 
 
 @action("meeting.notify", NoData)
 def notify(ctx, data):
     """Send the notice to every invitee; their feedback opens."""
-    meeting_data.reset_feedback_window(ctx.subject)
+    meeting_data.send_notice(ctx.subject)
     return {}
 
 
@@ -69,7 +89,14 @@ def close_check_in(ctx, data):
 @action("meeting.record_minutes", MinutesSchema)
 def record_minutes(ctx, data):
     """Record the minutes; attendees and absentees come from sign-in."""
-    meeting_data.save_minutes(ctx.subject, ctx.user, data)
+    minutes_data.save_minutes(ctx.subject, ctx.user, data)
+    return {}
+
+
+@action("meeting.summarize", SummarySchema)
+def summarize(ctx, data):
+    """党课: write the summary (学习总结) after the class."""
+    minutes_data.save_summary(ctx.subject, ctx.user, data["summary"].strip())
     return {}
 
 

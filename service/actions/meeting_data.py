@@ -1,9 +1,12 @@
 """Meeting data operations shared by actions and services (no transactions of their own)."""
 from sqlalchemy import select
 
+from rules.periods import CHINA
+
 from ..database import utcnow
 from ..extensions import db
-from ..models import Attendance, Meeting, Member, Minutes
+from ..models import Attendance, Meeting, PeerAssessment, User
+from ..services import notifications
 
 
 def attendance_rows(meeting: Meeting) -> list[Attendance]:
@@ -12,13 +15,33 @@ def attendance_rows(meeting: Meeting) -> list[Attendance]:
                                    .order_by(Attendance.member_id)))
 
 
-def reset_feedback_window(meeting: Meeting) -> None:
-    """A new notice (after rescheduling) asks everyone again."""
-    for row in attendance_rows(meeting):
-        row.feedback = row.feedback_reason = row.feedback_at = None
+def send_notice(meeting: Meeting) -> None:
+    """Notify every invitee and open feedback; a new notice (after rescheduling) asks everyone again."""
+    rows = attendance_rows(meeting)
+    organiser = organiser_member(meeting)
+    for row in rows:  # the organiser is coming: they do not answer their own notice
+        row.feedback, row.feedback_reason = (True if row.member_id == organiser else None), None
+        row.feedback_at = utcnow() if row.member_id == organiser else None
+    meeting.notified_at, meeting.feedback_open, meeting.reminder_sent_at = utcnow(), True, None
+    when = meeting.scheduled_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+    notifications.to_members([r.member_id for r in rows if r.member_id != organiser], "meeting_notice", f"会议通知：{meeting.title}",
+                             f"{when}{'，' + meeting.location if meeting.location else ''}。请反馈是否参加。",
+                             ("meeting", meeting.id))
 
 
-def _ratio(part: int, whole: int) -> float:
+def organiser_member(meeting: Meeting) -> int | None:
+    """The organiser's member id, if their account belongs to a member."""
+    user = db.session.get(User, meeting.organiser_id) if meeting.organiser_id else None
+    return user.member_id if user else None
+
+
+def notify_invitees(meeting: Meeting, kind: str, title: str) -> None:
+    """Tell every invitee that something is asked of them in this meeting."""
+    notifications.to_members([r.member_id for r in attendance_rows(meeting)], kind, f"{title}（{meeting.title}）",
+                             None, ("meeting", meeting.id))
+
+
+def ratio(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
 
@@ -26,16 +49,16 @@ def feedback_ratios(meeting: Meeting) -> dict:
     """feedback_ratio over all invitees; voting_feedback_ratio over invited full members only."""
     rows = attendance_rows(meeting)
     voting = [r for r in rows if r.voting]
-    return {"feedback_ratio": _ratio(sum(1 for r in rows if r.feedback), len(rows)),
-            "voting_feedback_ratio": _ratio(sum(1 for r in voting if r.feedback), len(voting))}
+    return {"feedback_ratio": ratio(sum(1 for r in rows if r.feedback), len(rows)),
+            "voting_feedback_ratio": ratio(sum(1 for r in voting if r.feedback), len(voting))}
 
 
 def presence_ratios(meeting: Meeting) -> dict:
     """checked_in_ratio over all invitees; voting_present_ratio over invited full members."""
     rows = attendance_rows(meeting)
     voting = [r for r in rows if r.voting]
-    return {"checked_in_ratio": _ratio(sum(1 for r in rows if r.checked_in_at), len(rows)),
-            "voting_present_ratio": _ratio(sum(1 for r in voting if r.checked_in_at), len(voting))}
+    return {"checked_in_ratio": ratio(sum(1 for r in rows if r.checked_in_at), len(rows)),
+            "voting_present_ratio": ratio(sum(1 for r in voting if r.checked_in_at), len(voting))}
 
 
 def attendance_summary(meeting: Meeting) -> dict:
@@ -57,22 +80,9 @@ def check_in_organiser(meeting: Meeting, member_id: int | None) -> None:
         row.checked_in_at, row.check_in_method = utcnow(), "organiser"
 
 
-def save_minutes(meeting: Meeting, user, data: dict) -> Minutes:
-    """Write (or revise) the minutes; attendees/absentees come from sign-in."""
-    rows = attendance_rows(meeting)
-    names = dict(db.session.execute(select(Member.id, Member.name).where(
-        Member.id.in_([r.member_id for r in rows]))).all())
-    minutes = db.session.scalars(select(Minutes).where(Minutes.meeting_id == meeting.id)).first()
-    if minutes is None:
-        minutes = Minutes(meeting_id=meeting.id)
-        db.session.add(minutes)
-    minutes.host, minutes.recorder = data["host"].strip(), data["recorder"].strip()
-    minutes.topics, minutes.content = data["topics"], data["content"]
-    minutes.decisions, minutes.attachment_ids = data.get("decisions"), data.get("attachment_ids") or []
-    minutes.attendees = [{"member_id": r.member_id, "name": names.get(r.member_id)} for r in rows if r.checked_in_at]
-    minutes.absentees = [{"member_id": r.member_id, "name": names.get(r.member_id)} for r in rows if not r.checked_in_at]
-    minutes.updated_at, minutes.updated_by = utcnow(), user.id
-    return minutes
+def peer_raters(meeting: Meeting) -> set[int]:
+    """Members who have rated at least one other member."""
+    return set(db.session.scalars(select(PeerAssessment.rater_id).where(PeerAssessment.meeting_id == meeting.id)))
 
 
 def mark_cancelled(meeting: Meeting, reason: str) -> None:

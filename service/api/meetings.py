@@ -1,16 +1,16 @@
-"""Meetings: create, read, feedback, sign-in."""
+"""Meetings: create, list, read, cancel, export; minutes edits."""
 import io
 
-import segno
 from flask import send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from ..auth import current_user
-from ..schemas.work import (CancelIn, CheckInCodeOut, CheckInIn, FeedbackIn, InviteeOut, MeetingDetailOut,
-                            MeetingIn, MeetingOut, MeetingQuery, ProxyCheckInIn)
-from ..services import meetings
+from ..schemas.work import (CancelIn, MeetingDetailOut, MeetingFilter, MeetingIn, MeetingOut, MeetingQuery,
+                            MinutesEditIn, RevisionOut)
+from ..services import meeting_export, meetings, minutes
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 blp = Blueprint("meetings", __name__, url_prefix="/api/meetings", description="Meetings (三会一课, 主题党日)")
 
 
@@ -29,59 +29,22 @@ class Meetings(MethodView):
         return meetings.list_meetings(current_user(), query)
 
 
+@blp.route("/export.xlsx")
+class Export(MethodView):
+    @blp.arguments(MeetingFilter, location="query")
+    @blp.response(200, content_type=XLSX)
+    def get(self, query):
+        """The meeting ledger (会议台账) as xlsx: one row per meeting the caller may see, same filters as the list."""
+        data = meeting_export.workbook(meetings.list_meetings(current_user(), query, paged=False))
+        return send_file(io.BytesIO(data), mimetype=XLSX, as_attachment=True, download_name="meetings.xlsx")
+
+
 @blp.route("/<int:meeting_id>")
 class MeetingById(MethodView):
     @blp.response(200, MeetingDetailOut)
     def get(self, meeting_id):
         """A meeting with attendance, open tasks, timeline and minutes."""
         return meetings.meeting_view(meetings.get_visible(current_user(), meeting_id), current_user())
-
-
-@blp.route("/<int:meeting_id>/feedback")
-class Feedback(MethodView):
-    @blp.arguments(FeedbackIn)
-    @blp.response(200, InviteeOut)
-    def post(self, data, meeting_id):
-        """The calling member's answer to the notice (反馈)."""
-        return meetings.give_feedback(current_user(), meeting_id, data["attend"], data["reason"])
-
-
-@blp.route("/<int:meeting_id>/check-in-code")
-class CheckInCode(MethodView):
-    @blp.response(200, CheckInCodeOut)
-    def get(self, meeting_id):
-        """The current sign-in code, for the organiser to show."""
-        return meetings.check_in_code(current_user(), meeting_id)
-
-
-@blp.route("/<int:meeting_id>/check-in-code.png")
-class CheckInQr(MethodView):
-    @blp.response(200, content_type="image/png")
-    def get(self, meeting_id):
-        """The sign-in code as a QR image."""
-        code = meetings.check_in_code(current_user(), meeting_id)["code"]
-        buffer = io.BytesIO()
-        segno.make(meetings.qr_payload(meeting_id, code), error="m").save(buffer, kind="png", scale=8)
-        buffer.seek(0)
-        return send_file(buffer, mimetype="image/png", max_age=0)
-
-
-@blp.route("/<int:meeting_id>/check-in")
-class CheckIn(MethodView):
-    @blp.arguments(CheckInIn)
-    @blp.response(200, InviteeOut)
-    def post(self, data, meeting_id):
-        """The calling member signs in with the code (签到)."""
-        return meetings.check_in(current_user(), meeting_id, data["code"])
-
-
-@blp.route("/<int:meeting_id>/proxy-check-in")
-class ProxyCheckIn(MethodView):
-    @blp.arguments(ProxyCheckInIn)
-    @blp.response(200, InviteeOut)
-    def post(self, data, meeting_id):
-        """The organiser signs in a member flagged smartphone_exempt (代签到)."""
-        return meetings.proxy_check_in(current_user(), meeting_id, data["member_id"])
 
 
 @blp.route("/<int:meeting_id>/cancel")
@@ -91,3 +54,21 @@ class Cancel(MethodView):
     def post(self, data, meeting_id):
         """The organiser cancels a meeting that has not finished."""
         return meetings.cancel_meeting(current_user(), meeting_id, data["reason"])
+
+
+@blp.route("/<int:meeting_id>/minutes")
+class MinutesEdit(MethodView):
+    @blp.arguments(MinutesEditIn)
+    @blp.response(200, MeetingDetailOut)
+    def put(self, data, meeting_id):
+        """An admin edits completed minutes; give a reason. The old values and the edit are kept."""
+        reason = data.pop("reason")
+        return meetings.meeting_view(minutes.edit(current_user(), meeting_id, data, reason), current_user())
+
+
+@blp.route("/<int:meeting_id>/minutes/revisions")
+class MinutesRevisions(MethodView):
+    @blp.response(200, RevisionOut(many=True))
+    def get(self, meeting_id):
+        """Every edit made to the minutes after completion, oldest first."""
+        return minutes.revisions(current_user(), meeting_id)

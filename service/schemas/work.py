@@ -2,6 +2,7 @@
 from marshmallow import Schema, fields, validate
 
 from ..actions import form_fields
+from ..actions.meeting import TopicsField, VoteSchema, not_blank
 from . import ChinaDateTime
 
 
@@ -70,7 +71,7 @@ class CompletionOut(Schema):
 
 
 class CommentIn(Schema):
-    text = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+    text = fields.String(required=True, validate=[not_blank, validate.Length(max=5000)])
 
 
 class CommentOut(Schema):
@@ -83,7 +84,7 @@ class CommentOut(Schema):
 class MeetingIn(Schema):
     process_key = fields.String(required=True)
     org_id = fields.Integer(required=True)
-    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    title = fields.String(required=True, validate=[not_blank, validate.Length(max=200)])
     scheduled_at = ChinaDateTime(required=True)
     location = fields.String(allow_none=True, load_default=None)
     online = fields.Boolean(load_default=False)
@@ -102,11 +103,14 @@ class TimelineOut(Schema):
 
 class InviteeOut(Schema):
     member_id = fields.Integer()
+    name = fields.String(allow_none=True)
+    notice_read_at = ChinaDateTime(allow_none=True)
     voting = fields.Boolean()
     feedback = fields.Boolean(allow_none=True)
     feedback_reason = fields.String(allow_none=True)
     checked_in_at = ChinaDateTime(allow_none=True)
     check_in_method = fields.String(allow_none=True)
+    evidence_ids = fields.List(fields.Integer())
 
 
 class MinutesOut(Schema):
@@ -115,10 +119,37 @@ class MinutesOut(Schema):
     topics = fields.List(fields.String())
     content = fields.String()
     decisions = fields.String(allow_none=True)
+    votes = fields.List(fields.Dict())
+    summary = fields.String(allow_none=True)
     attachment_ids = fields.List(fields.Integer())
     attendees = fields.List(fields.Dict())
     absentees = fields.List(fields.Dict())
     updated_at = ChinaDateTime()
+    updated_by = fields.Integer(allow_none=True)
+
+
+class MinutesEditIn(Schema):
+    """Only the fields given change; a reason is required and kept."""
+
+    reason = fields.String(required=True, validate=[not_blank, validate.Length(max=2000)])
+    host = fields.String(validate=not_blank)
+    recorder = fields.String(validate=not_blank)
+    topics = TopicsField()
+    content = fields.String(validate=not_blank)
+    decisions = fields.String(allow_none=True)
+    votes = fields.List(fields.Nested(VoteSchema))
+    summary = fields.String(allow_none=True)
+    attachment_ids = fields.List(fields.Integer())
+
+
+class RevisionOut(Schema):
+    id = fields.Integer()
+    revised_at = ChinaDateTime()
+    revised_by = fields.Integer(allow_none=True)
+    reason = fields.String()
+    changed = fields.List(fields.String())
+    before = fields.Dict()
+    after = fields.Dict()
 
 
 class MeetingOut(Schema):
@@ -146,10 +177,22 @@ class MeetingDetailOut(MeetingOut):
     invitees = fields.List(fields.Nested(InviteeOut))
 
 
-class MeetingQuery(Schema):
-    org_id = fields.Integer(load_default=None)
+MEETING_STATUSES = ("created", "notified", "quorum_failed", "in_progress", "minutes_recorded", "appraising",
+                    "under_review", "completed", "cancelled")
+
+
+class MeetingFilter(Schema):
+    org_id = fields.Integer(load_default=None, metadata={"description": "the org and its subtree"})
     process_key = fields.String(load_default=None)
-    status = fields.String(load_default=None)
+    status = fields.String(load_default=None, validate=validate.OneOf(MEETING_STATUSES))
+    date_from = fields.Date(load_default=None, data_key="from",
+                            metadata={"description": "scheduled on or after this China date"})
+    date_to = fields.Date(load_default=None, data_key="to",
+                          metadata={"description": "scheduled on or before this China date"})
+    overdue = fields.Boolean(load_default=None, metadata={"description": "has an open task past its due date"})
+
+
+class MeetingQuery(MeetingFilter):
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
 
@@ -167,8 +210,13 @@ class ProxyCheckInIn(Schema):
     member_id = fields.Integer(required=True)
 
 
+class VideoAttendanceIn(Schema):
+    member_ids = fields.List(fields.Integer(), required=True, validate=validate.Length(min=1))
+    evidence_ids = fields.List(fields.Integer(), load_default=list)
+
+
 class CancelIn(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=1))
+    reason = fields.String(required=True, validate=not_blank)
 
 
 class CheckInCodeOut(Schema):

@@ -1,27 +1,33 @@
-"""Meetings: create (starting the process), feedback, sign-in, reads."""
-import hashlib
-import hmac
-from datetime import datetime, timedelta, timezone
+"""Meetings: create (starting the process), list, read, cancel; who may see and run them."""
+from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import false, or_, select, true
+
+from rules.periods import CHINA
 
 from ..database import lock_row, transactional, utcnow
 from ..errors import ApiError
 from ..extensions import db
-from ..models import Attendance, Meeting, Member, Minutes, Org, ProcessInstance, TaskEvent, User
+from ..models import Attendance, HumanTask, Meeting, Member, Minutes, Org, ProcessInstance, TaskEvent, User
 from ..actions import meeting_data
-from . import access, runtime
+from . import access, notifications, runtime
 from .definitions import latest_enabled
 
 # Who is invited by default, per bundled meeting type; other types invite the whole branch.
 INVITEES = {"committee_meeting": "committee", "group_meeting": "group"}
+# Which kind of organisation holds a type (the group meeting's org is the 党小组); others are branches'.
+HELD_BY = {"group_meeting": "group"}
 # A meeting's phase follows from which actions are open (so any BPMN composed of these actions works).
 PHASES = [("meeting.reschedule", "quorum_failed"), ("review.decide", "under_review"),
           ("review.acknowledge", "under_review"), ("review.confirm", "under_review"),
-          ("review.submit", "minutes_recorded"), ("meeting.record_minutes", "in_progress"),
+          ("review.submit", "minutes_recorded"), ("appraisal.rate", "appraising"),
+          ("appraisal.close_peer", "appraising"), ("appraisal.close_self", "appraising"),
+          ("meeting.summarize", "minutes_recorded"), ("meeting.record_minutes", "in_progress"),
           ("meeting.close_check_in", "in_progress"), ("meeting.close_feedback", "notified"),
           ("meeting.notify", "created")]
+# Opening one of these windows tells every invitee what is asked of them.
+WINDOW_NOTICES = {"appraisal.close_self": ("appraisal_self", "民主评议：请提交个人自评"),
+                  "appraisal.close_peer": ("appraisal_peer", "民主评议：请对其他党员进行互评")}
 
 
 class MeetingSubject:
@@ -43,16 +49,27 @@ class MeetingSubject:
             return superior.id, None
         raise ApiError("unroutable_lane", 409, f"Lane '{lane}' cannot be routed for a meeting.")
 
-    def after_advance(self, meeting: Meeting, instance, open_actions: set[str]) -> None:
+    def after_advance(self, meeting: Meeting, instance, open_actions: set[str], opened: set[str]) -> None:
         was_checking_in = meeting.check_in_open
         meeting.status = _phase(meeting, instance, open_actions)
-        meeting.feedback_open = "meeting.close_feedback" in open_actions
+        meeting.feedback_open = _feedback_open(meeting, instance, open_actions)
         meeting.check_in_open = "meeting.close_check_in" in open_actions or (
             "meeting.record_minutes" in open_actions and not _has_minutes(meeting))
         if meeting.check_in_open and not was_checking_in:
-            meeting_data.check_in_organiser(meeting, _organiser_member(meeting))
+            meeting_data.check_in_organiser(meeting, meeting_data.organiser_member(meeting))
         if meeting.status == "completed" and meeting.completed_at is None:
             meeting.completed_at = utcnow()
+        for action in opened & WINDOW_NOTICES.keys():
+            meeting_data.notify_invitees(meeting, *WINDOW_NOTICES[action])
+
+
+def _feedback_open(meeting: Meeting, instance, open_actions: set[str]) -> bool:
+    """Open from the notice until feedback is closed, or (types without a ratio) until the meeting time."""
+    if "meeting.close_feedback" in open_actions:
+        return True
+    if open_actions or instance.status != "running":
+        return False
+    return meeting.feedback_open  # waiting on the meeting-time timer: as the notice left it
 
 
 runtime.SUBJECTS["meeting"] = MeetingSubject()
@@ -67,12 +84,9 @@ def _phase(meeting: Meeting, instance, open_actions: set[str]) -> str:
         return "cancelled"
     if instance.status == "completed":
         return "completed"
+    if not open_actions:  # waiting on a timer (the meeting time)
+        return "notified" if meeting.notified_at else "created"
     return next((phase for action, phase in PHASES if action in open_actions), "in_progress")
-
-
-def _organiser_member(meeting: Meeting) -> int | None:
-    user = db.session.get(User, meeting.organiser_id) if meeting.organiser_id else None
-    return user.member_id if user else None
 
 
 @transactional
@@ -81,6 +95,7 @@ def create_meeting(user, data: dict) -> Meeting:
     org = access.get_org(data["org_id"])
     access.require_admin(user, org)
     definition = latest_enabled(data["process_key"], category="meeting")
+    _require_holder(org, definition)
     if data["scheduled_at"] <= utcnow():
         raise ApiError("backdated_meeting", 422, "Meetings cannot be recorded after the fact; "
                        "scheduled_at must be in the future.")
@@ -99,6 +114,14 @@ def create_meeting(user, data: dict) -> Meeting:
     return meeting
 
 
+def _require_holder(org: Org, definition) -> None:
+    kind = HELD_BY.get(definition.key, "branch")
+    if org.kind != kind:
+        held_by = {"group": "a party group (党小组)", "branch": "a branch (党支部)"}[kind]
+        raise ApiError("invalid_org", 422, f"A {definition.name} is held by {held_by}; organisation {org.id} "
+                       f"is a {org.kind}.", errors={"org_id": [f"must be {held_by}"]})
+
+
 def _invitees(org: Org, process_key: str, invitee_ids) -> list[Member]:
     branch = access.branch_of(org)
     members = list(db.session.scalars(select(Member).where(
@@ -110,10 +133,9 @@ def _invitees(org: Org, process_key: str, invitee_ids) -> list[Member]:
             raise ApiError("invalid_invitees", 422, f"Not members of organisation {branch.id}: {missing}.",
                            errors={"invitee_ids": missing})
         return chosen
-    rule = INVITEES.get(process_key)
-    if rule == "committee":
+    if INVITEES.get(process_key) == "committee":
         members = [m for m in members if m.committee_role]
-    elif rule == "group" or org.kind == "group":
+    elif org.kind == "group":
         members = [m for m in members if m.group_id == org.id]
     if not members:
         raise ApiError("no_invitees", 422, "Nobody would be invited to this meeting.")
@@ -131,30 +153,50 @@ def get_visible(user, meeting_id: int) -> Meeting:
 def _can_see(user, meeting: Meeting) -> bool:
     if access.administers(user, db.session.get(Org, meeting.org_id)):
         return True
-    return _invitation(user, meeting) is not None
+    return invitation(user, meeting) is not None
 
 
-def _invitation(user, meeting: Meeting) -> Attendance | None:
+def invitation(user, meeting: Meeting) -> Attendance | None:
     if user.member_id is None:
         return None
     return db.session.scalars(select(Attendance).where(
         Attendance.meeting_id == meeting.id, Attendance.member_id == user.member_id)).first()
 
 
-def _require_organiser(user, meeting: Meeting) -> None:
+def require_organiser(user, meeting: Meeting) -> None:
     access.require_admin(user, db.session.get(Org, meeting.org_id))
 
 
-def list_meetings(user, filters: dict) -> list[Meeting]:
-    """Meetings the caller may see, filtered by org (and its subtree), type and status; newest first, paged."""
-    query = select(Meeting).where(_visible_clause(user)).order_by(Meeting.scheduled_at.desc(), Meeting.id.desc())
+def list_meetings(user, filters: dict, paged: bool = True) -> list[Meeting]:
+    """Meetings the caller may see, filtered; newest first, paged (the export takes them all)."""
+    query = _filtered(select(Meeting).where(_visible_clause(user)), filters)
+    query = query.order_by(Meeting.scheduled_at.desc(), Meeting.id.desc())
+    if paged:
+        query = query.limit(filters.get("limit") or 100).offset(filters.get("offset") or 0)
+    return list(db.session.scalars(query))
+
+
+def _filtered(query, filters: dict):
+    """Org (with its subtree), type, status, China-date range of scheduled_at, and overdue."""
     if filters.get("process_key"):
         query = query.where(Meeting.process_key == filters["process_key"])
     if filters.get("status"):
         query = query.where(Meeting.status == filters["status"])
     if filters.get("org_id"):
         query = query.where(Meeting.org_id.in_(_subtree_ids([access.get_org(filters["org_id"]).id])))
-    return list(db.session.scalars(query.limit(filters.get("limit") or 100).offset(filters.get("offset") or 0)))
+    if filters.get("date_from"):
+        query = query.where(Meeting.scheduled_at >= _china_midnight(filters["date_from"]))
+    if filters.get("date_to"):
+        query = query.where(Meeting.scheduled_at < _china_midnight(filters["date_to"] + timedelta(days=1)))
+    if filters.get("overdue") is not None:
+        late = select(HumanTask.id).where(HumanTask.subject_kind == "meeting", HumanTask.subject_id == Meeting.id,
+                                          HumanTask.state == "open", HumanTask.due_at < utcnow())
+        query = query.where(late.exists() if filters["overdue"] else ~late.exists())
+    return query
+
+
+def _china_midnight(day) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=CHINA)
 
 
 def _visible_clause(user):
@@ -177,92 +219,22 @@ def _subtree_ids(root_ids: list[int]) -> list[int]:
     return ids
 
 
-def _own_invitation(user, meeting_id: int) -> tuple[Meeting, Attendance]:
+def own_invitation(user, meeting_id: int) -> tuple[Meeting, Attendance]:
     """The caller's invitation: 404 if no such meeting, 403 not_invited if it is not theirs."""
     meeting = db.session.get(Meeting, meeting_id)
     if meeting is None:
         raise ApiError("meeting_not_found", 404, f"Meeting {meeting_id} does not exist.")
-    row = _invitation(user, meeting)
+    row = invitation(user, meeting)
     if row is None:
         raise ApiError("not_invited", 403, "You are not invited to this meeting.")
     return meeting, row
 
 
 @transactional
-def give_feedback(user, meeting_id: int, attend: bool, reason: str | None) -> Attendance:
-    """A member answers the notice (反馈)."""
-    meeting, row = _own_invitation(user, meeting_id)
-    if not meeting.feedback_open:
-        raise ApiError("feedback_closed", 422, "Feedback is not open for this meeting.")
-    row.feedback, row.feedback_reason, row.feedback_at = attend, reason, utcnow()
-    return row
-
-
-def _window(now: datetime) -> int:
-    return int(now.timestamp()) // current_app.config["CHECK_IN_CODE_WINDOW_SECONDS"]
-
-
-def _code_for(meeting: Meeting, window: int) -> str:
-    key = current_app.config["SECRET_KEY"].encode()
-    mac = hmac.new(key, f"check-in:{meeting.id}:{window}".encode(), hashlib.sha256).hexdigest()
-    return str(int(mac[:12], 16) % 10**8).zfill(8)
-
-
-def check_in_code(user, meeting_id: int) -> dict:
-    """The rotating sign-in code for the organiser to show (as text or QR)."""
-    meeting = get_visible(user, meeting_id)
-    _require_organiser(user, meeting)
-    window = _window(utcnow())
-    seconds = current_app.config["CHECK_IN_CODE_WINDOW_SECONDS"]
-    expires = datetime.fromtimestamp((window + 2) * seconds, tz=timezone.utc)
-    return {"code": _code_for(meeting, window), "expires_at": expires, "meeting_id": meeting.id,
-            "check_in_open": meeting.check_in_open}
-
-
-def qr_payload(meeting_id: int, code: str) -> str:
-    """What the QR image encodes: only the product's own scanner understands it."""
-    return f"orglife:check-in:{meeting_id}:{code}"
-
-
-@transactional
-def check_in(user, meeting_id: int, code: str) -> Attendance:
-    """A member signs in with the code, while the meeting is in progress."""
-    meeting, row = _own_invitation(user, meeting_id)
-    return _sign_in(meeting, row, "code", code)
-
-
-@transactional
-def proxy_check_in(user, meeting_id: int, member_id: int) -> Attendance:
-    """The organiser signs in a member flagged as unable to use a smartphone."""
-    meeting = get_visible(user, meeting_id)
-    _require_organiser(user, meeting)
-    row = db.session.scalars(select(Attendance).where(
-        Attendance.meeting_id == meeting.id, Attendance.member_id == member_id)).first()
-    member = db.session.get(Member, member_id)
-    if row is None or member is None:
-        raise ApiError("not_invited", 403, f"Member {member_id} is not invited to this meeting.")
-    if not member.smartphone_exempt:
-        raise ApiError("proxy_not_allowed", 422, "Proxy sign-in is only for members flagged as unable "
-                       "to use a smartphone.")
-    return _sign_in(meeting, row, "proxy")
-
-
-def _sign_in(meeting: Meeting, row: Attendance, method: str, code: str | None = None) -> Attendance:
-    if not meeting.check_in_open:
-        raise ApiError("check_in_closed", 422, "Sign-in is open only while the meeting is in progress.")
-    window = _window(utcnow())
-    if code is not None and code not in {_code_for(meeting, window), _code_for(meeting, window - 1)}:
-        raise ApiError("invalid_code", 422, "The sign-in code is wrong or has expired.")
-    if row.checked_in_at is None:  # signing in twice keeps the first time
-        row.checked_in_at, row.check_in_method = utcnow(), method
-    return row
-
-
-@transactional
 def cancel_meeting(user, meeting_id: int, reason: str) -> Meeting:
     """The organiser cancels a meeting that has not finished."""
     meeting = get_visible(user, meeting_id)
-    _require_organiser(user, meeting)
+    require_organiser(user, meeting)
     # Same lock order as a task completion (instance, then meeting), and decide only under the lock.
     instance = lock_row(ProcessInstance, meeting.instance_id, undefer=(ProcessInstance.state,))
     db.session.refresh(meeting)
@@ -278,7 +250,7 @@ def meeting_view(meeting: Meeting, user) -> dict:
     if access.administers(user, db.session.get(Org, meeting.org_id)):
         return _view(meeting, meeting_data.attendance_rows(meeting),
                      runtime.open_tasks(meeting.instance_id) if meeting.instance_id else [])
-    own = _invitation(user, meeting)
+    own = invitation(user, meeting)
     return _view(meeting, [own] if own else [], [])
 
 
@@ -287,9 +259,20 @@ def _view(meeting: Meeting, invitees: list, open_tasks: list) -> dict:
     events = db.session.execute(select(TaskEvent, User.username).outerjoin(User, User.id == TaskEvent.actor_id)
                                 .where(TaskEvent.instance_id == meeting.instance_id).order_by(TaskEvent.id))
     columns = {c.key: getattr(meeting, c.key) for c in Meeting.__table__.columns}
-    return {**columns, "attendance": meeting_data.attendance_summary(meeting), "open_tasks": open_tasks,
+    reads = notifications.reads_for("meeting", meeting.id, "meeting_notice")
+    attendance = {**meeting_data.attendance_summary(meeting), "notice_read": sum(1 for r in reads.values() if r)}
+    return {**columns, "attendance": attendance, "open_tasks": open_tasks,
             "timeline": [_timeline_entry(e, name) for e, name in events], "minutes": minutes,
-            "invitees": invitees}
+            "invitees": _invitee_rows(invitees, reads)}
+
+
+def _invitee_rows(rows: list[Attendance], reads: dict) -> list[dict]:
+    """Invitations with the member's name and when they read the notice (签阅), for the organiser."""
+    names = dict(db.session.execute(select(Member.id, Member.name).where(
+        Member.id.in_([r.member_id for r in rows]))).all())
+    columns = [c.key for c in Attendance.__table__.columns]
+    return [{**{c: getattr(r, c) for c in columns}, "name": names.get(r.member_id),
+             "notice_read_at": reads.get(r.member_id)} for r in rows]
 
 
 def _timeline_entry(event: TaskEvent, actor_name: str | None) -> dict:

@@ -27,7 +27,8 @@ class Subject(Protocol):
 
     def load(self, subject_id: int): ...
     def resolve_lane(self, subject, lane: str) -> tuple[int | None, int | None]: ...  # (org_id, assignee)
-    def after_advance(self, subject, instance: ProcessInstance, open_actions: set[str]) -> None: ...
+    def after_advance(self, subject, instance: ProcessInstance, open_actions: set[str],
+                      opened: set[str]) -> None: ...  # opened: actions whose tasks this advance created
 
 
 SUBJECTS: dict[str, Subject] = {}
@@ -129,12 +130,12 @@ def _store(instance: ProcessInstance, wf, subject, cancelled: bool = False) -> l
     elif wf.completed:
         instance.status = "completed"
     instance.has_timers = instance.status == "running" and wf.has_waiting_timers()
-    open_rows = _sync_tasks(instance, wf.ready_tasks() if instance.status == "running" else [], subject)
-    SUBJECTS[instance.subject_kind].after_advance(subject, instance, {t.action for t in open_rows})
+    open_rows, opened = _sync_tasks(instance, wf.ready_tasks() if instance.status == "running" else [], subject)
+    SUBJECTS[instance.subject_kind].after_advance(subject, instance, {t.action for t in open_rows}, opened)
     return open_rows
 
 
-def _sync_tasks(instance: ProcessInstance, ready, subject) -> list[HumanTask]:
+def _sync_tasks(instance: ProcessInstance, ready, subject) -> tuple[list[HumanTask], set[str]]:
     existing = {t.spiff_task_id: t for t in db.session.scalars(
         select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.state == "open"))}
     ready_ids = {r.id for r in ready}
@@ -144,7 +145,7 @@ def _sync_tasks(instance: ProcessInstance, ready, subject) -> list[HumanTask]:
     rows = [existing.get(r.id) or _new_task(instance, r, subject) for r in ready]
     db.session.add_all(rows)
     db.session.flush()
-    return sorted(rows, key=lambda t: t.id)
+    return sorted(rows, key=lambda t: t.id), {r.action for r in ready if r.id not in existing}
 
 
 def _new_task(instance: ProcessInstance, ready, subject) -> HumanTask:

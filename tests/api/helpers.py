@@ -15,8 +15,11 @@ class Api:
     def post(self, path, json=None, **kw):
         return self.client.post(path, json=json, headers=self._headers(), **kw)
 
+    def put(self, path, json=None, **kw):
+        return self.client.put(path, json=json, headers=self._headers(), **kw)
+
     def ok(self, method, path, json=None, status=200):
-        response = getattr(self, method)(path, json=json) if method == "post" else self.get(path)
+        response = getattr(self, method)(path, json=json) if method in ("post", "put") else self.get(path)
         assert response.status_code == status, (path, response.status_code, response.get_json())
         return response.get_json() if response.data else None
 
