@@ -1,11 +1,14 @@
 """A demo organisation: 示范党委 > 机关党总支 > 第一党支部 (two groups) and 第二党支部 directly under the 党委."""
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import select
 
 from .auth import hash_password
 from .extensions import db
-from .models import Member, Org, RoleGrant, User
+from rules.periods import CHINA
+
+from .database import utcnow
+from .models import Meeting, Member, Org, RoleGrant, User
 
 PASSWORD = "Demo#2026"
 BRANCH_ONE = [  # name, category, committee role, group index, smartphone_exempt
@@ -47,6 +50,22 @@ def _members(branch, groups, rows, phone_base):
     return members
 
 
+def _meetings(branch, group) -> None:
+    """A few upcoming meetings of 第一党支部, so the inboxes and notices have something in them."""
+    from .services import meetings, runtime
+    if db.session.scalars(select(Meeting.id).where(Meeting.org_id.in_([branch.id, group.id]))).first():
+        return
+    organiser = db.session.scalars(select(User).where(User.username == "zhibu1")).unique().one()
+    now = utcnow().astimezone(CHINA).replace(hour=15, minute=0, second=0, microsecond=0)
+    plans = [("theme_day", branch, "主题党日：重温入党誓词", 7, True), ("committee_meeting", branch, "支部委员会：研究发展党员工作", 3, False),
+             ("group_meeting", group, "第一党小组学习会", 5, True), ("party_class", branch, "书记讲党课", 10, False)]
+    for key, org, title, days, notify in plans:
+        meeting = meetings.create_meeting(organiser, {"process_key": key, "org_id": org.id, "title": title,
+                                                      "scheduled_at": now + timedelta(days=days), "location": "党员活动室"})
+        if notify:
+            runtime.complete(runtime.open_tasks(meeting.instance_id)[0], organiser, {})
+
+
 def load_demo() -> list[tuple[str, str, str]]:
     """Create the demo tree and accounts if absent; return the logins to print."""
     committee = _org("示范党委", "committee", None)
@@ -63,6 +82,7 @@ def load_demo() -> list[tuple[str, str, str]]:
     _user("zhibu2", [("org_admin", two)])
     for i, member in enumerate(members[1:5], start=1):
         _user(f"member{i}", [("member", one)], member)
+    _meetings(one, groups[0])
     return [("admin", "(init)", "platform admin"),
             ("dangwei", PASSWORD, "示范党委 admin (reviews 第二党支部)"),
             ("zongzhi", PASSWORD, "机关党总支 admin (reviews 第一党支部)"),

@@ -207,6 +207,10 @@ class Instance:
             self._broken = str(exc)
             spec = getattr(exc, "task_spec", None)
             raise WorkflowError(str(exc), getattr(spec, "bpmn_id", None) or element_id) from None
+        except (ValueError, TypeError, AttributeError) as exc:
+            # SpiffWorkflow lets some bad data escape raw (e.g. a malformed timer date); never save that state.
+            self._broken = f"{type(exc).__name__}: {exc}"
+            raise WorkflowError(f"bad process data: {exc}", element_id) from None
 
     def _usable(self) -> None:
         if self._broken is not None:

@@ -311,3 +311,13 @@ def test_missing_meeting_time_names_the_timer(engine, key):
     with pytest.raises(WorkflowError) as info:
         instance.complete(instance.ready_tasks()[0].id, {})
     assert info.value.element_id == "at_meeting_time" and "scheduled_at" in info.value.message
+
+
+@pytest.mark.parametrize("bad", ["2024/07/01 09:00", "PT1H", "tomorrow", 20240701])
+def test_malformed_meeting_time_is_a_workflow_error_not_a_stuck_instance(engine, bad):
+    driver = Driver(engine, "group_meeting", {"scheduled_at": bad})
+    instance = driver.instance()
+    with pytest.raises(WorkflowError):
+        instance.complete(instance.ready_tasks()[0].id, {})
+    with pytest.raises(WorkflowError):  # poisoned: the caller must reload, so the bad state is never saved
+        instance.dumps()
