@@ -5,6 +5,7 @@ from ..database import utcnow
 from ..errors import ApiError
 from ..extensions import db
 from ..models import Meeting, Member, Minutes
+from .attachment_data import require_for_meeting
 from .meeting_data import attendance_rows
 
 # What an admin may change after completion, and what a revision snapshots.
@@ -28,7 +29,6 @@ def save_minutes(meeting: Meeting, user, data: dict) -> Minutes:
 
 def apply(meeting: Meeting, minutes: Minutes, data: dict) -> None:
     """Set the given editable fields, checking attachments and tallying votes."""
-    from ..services.attachments import require_for_meeting  # services build on actions, not the reverse
     if "attachment_ids" in data:
         require_for_meeting(meeting, data["attachment_ids"] or [])
     if "votes" in data:

@@ -14,7 +14,8 @@ from sqlalchemy import event, select
 from ..database import transactional
 from ..errors import ApiError
 from ..extensions import db
-from ..models import Attachment, Meeting, Org
+from ..models import Attachment, Org
+from ..actions.attachment_data import require_for_meeting  # noqa: F401  (part of this module's interface)
 from . import access, meetings
 
 MAX_NAME_CHARS = 120  # the column holds 255; long names only hurt lists and Content-Disposition headers
@@ -174,23 +175,3 @@ def _may_see(user, meeting_id: int) -> bool:
             raise
         return False
     return True
-
-
-def require_for_meeting(meeting: Meeting, ids, kinds: str | None = None) -> list[Attachment]:
-    """These attachments of the meeting, in the given order; 422 invalid_attachments for any foreign (or non-image)."""
-    if kinds not in (None, "image"):
-        raise ValueError(f"unknown attachment kinds {kinds!r}")
-    wanted = list(dict.fromkeys(ids or []))
-    if not wanted:
-        return []
-    found = {a.id: a for a in db.session.scalars(select(Attachment).where(
-        Attachment.meeting_id == meeting.id, Attachment.id.in_(wanted)))}
-    _refuse([i for i in wanted if i not in found], f"Not attachments of meeting {meeting.id}")
-    if kinds == "image":
-        _refuse([i for i in wanted if not found[i].content_type.startswith("image/")], "Not images")
-    return [found[i] for i in wanted]
-
-
-def _refuse(bad_ids: list, detail: str) -> None:
-    if bad_ids:
-        raise ApiError("invalid_attachments", 422, f"{detail}: {bad_ids}.", errors={"attachment_ids": bad_ids})
