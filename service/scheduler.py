@@ -10,7 +10,7 @@ from sqlalchemy import or_, select, update
 
 from rules.periods import CHINA
 
-from .database import transaction, utcnow
+from .database import lock_row, transaction, utcnow
 from .extensions import db
 from .models import Attendance, HumanTask, JobLock, Meeting, ProcessInstance
 from .services import notifications, runtime
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
 LEASE_SECONDS = 120
 BATCH = 200  # ids read per short transaction
-MEETING_OVER = ("cancelled", "completed", "quorum_failed")
+MEETING_AHEAD = ("notified", "in_progress")  # announced and not yet held (not rescheduled, cancelled or done)
 
 
 def acquire(name: str, lease_seconds: int) -> bool:
@@ -76,7 +76,9 @@ def _refresh_one(instance_id: int) -> None:
     # One broken instance must not hold up every other timer: log it and stop polling it.
     try:
         with transaction():
-            runtime.refresh_instance(db.session.get(ProcessInstance, instance_id, with_for_update=True))
+            instance = lock_row(ProcessInstance, instance_id, undefer=(ProcessInstance.state,))
+            if instance.status == "running":  # a cancel may have committed since the ids were read
+                runtime.refresh_instance(instance)
     except Exception:
         log.exception("timer of process instance %s failed; it is parked until someone looks", instance_id)
         with transaction():
@@ -100,7 +102,7 @@ def send_meeting_reminders() -> int | None:
     """Remind the invitees of a notified meeting starting soon, once; how many were reminded (None: another clock)."""
     now = utcnow()
     horizon = now + timedelta(hours=current_app.config["MEETING_REMINDER_HOURS"])
-    soon = (Meeting.notified_at.is_not(None), Meeting.reminder_sent_at.is_(None), Meeting.status.not_in(MEETING_OVER),
+    soon = (Meeting.notified_at.is_not(None), Meeting.reminder_sent_at.is_(None), Meeting.status.in_(MEETING_AHEAD),
             Meeting.scheduled_at >= now, Meeting.scheduled_at <= horizon)
     return sum(_once(Meeting, row_id, soon, {"reminder_sent_at": now}, _remind)
                for row_id in _ids(Meeting, soon))

@@ -41,13 +41,17 @@ def close_peer(ctx, data):
 
 @action("appraisal.rate", RateSchema)
 def rate(ctx, data):
-    """The branch rates every invitee (评定等次); sets unqualified_count."""
-    rows = {r.member_id: r for r in meeting_data.attendance_rows(ctx.subject)}
+    """The branch rates every invited full member (评定等次); sets unqualified_count."""
+    invited = {r.member_id: r for r in meeting_data.attendance_rows(ctx.subject)}
+    rows = {m: r for m, r in invited.items() if r.voting}  # 预备党员 take part in 评议 but get no 等次
     given = {r["member_id"]: r for r in data["ratings"]}
-    missing, unknown = sorted(rows.keys() - given.keys()), sorted(given.keys() - rows.keys())
-    if missing or unknown:
-        raise ApiError("invalid_ratings", 422, "Rate every invited member, and only them.",
-                       errors={"missing": missing, "not_invited": unknown})
+    missing, unknown = sorted(rows.keys() - given.keys()), sorted(given.keys() - invited.keys())
+    probationary = sorted(given.keys() & (invited.keys() - rows.keys()))
+    if missing or unknown or probationary:
+        raise ApiError("invalid_ratings", 422, "Rate every invited full member, and only them (probationary "
+                       "members take part in the appraisal but are not rated).",
+                       errors={"missing": missing, "not_invited": unknown, "probationary": probationary})
     for member_id, row in rows.items():
         row.rating, row.rating_comment = given[member_id]["rating"], given[member_id]["comment"]
     return {"unqualified_count": sum(1 for r in given.values() if r["rating"] == "unqualified")}
+

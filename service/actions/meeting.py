@@ -13,6 +13,12 @@ def not_blank(value: str) -> None:
         raise ValidationError("Must not be blank.")
 
 
+def one_line(value: str) -> None:
+    """Refuse control characters (line breaks included) in titles and places."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValidationError("Must not contain control characters or line breaks.")
+
+
 class TopicsField(fields.Field):
     """Topics as a list of strings; a single string is taken as one topic."""
 
@@ -88,9 +94,9 @@ def close_check_in(ctx, data):
 
 @action("meeting.record_minutes", MinutesSchema)
 def record_minutes(ctx, data):
-    """Record the minutes; attendees and absentees come from sign-in."""
+    """Record the minutes; attendees and absentees come from sign-in. Sets appraised (民主评议 already done)."""
     minutes_data.save_minutes(ctx.subject, ctx.user, data)
-    return {}
+    return {"appraised": meeting_data.all_rated(ctx.subject)}
 
 
 @action("meeting.summarize", SummarySchema)
@@ -107,6 +113,7 @@ def reschedule(ctx, data):
         meeting_data.mark_cancelled(ctx.subject, data["reason"])
         return {"cancelled": True}
     ctx.subject.scheduled_at = data["scheduled_at"]
+    ctx.subject.notified_at = ctx.subject.reminder_sent_at = None  # the new time has not been announced yet
     return {"cancelled": False, "scheduled_at": data["scheduled_at"].isoformat()}
 
 

@@ -18,13 +18,11 @@ def attendance_rows(meeting: Meeting) -> list[Attendance]:
 def send_notice(meeting: Meeting) -> None:
     """Notify every invitee and open feedback; a new notice (after rescheduling) asks everyone again."""
     rows = attendance_rows(meeting)
-    organiser = organiser_member(meeting)
-    for row in rows:  # the organiser is coming: they do not answer their own notice
-        row.feedback, row.feedback_reason = (True if row.member_id == organiser else None), None
-        row.feedback_at = utcnow() if row.member_id == organiser else None
+    for row in rows:  # only answers count toward a gate: nobody, not even the organiser, is "yes" by default
+        row.feedback = row.feedback_reason = row.feedback_at = None
     meeting.notified_at, meeting.feedback_open, meeting.reminder_sent_at = utcnow(), True, None
     when = meeting.scheduled_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
-    notifications.to_members([r.member_id for r in rows if r.member_id != organiser], "meeting_notice", f"会议通知：{meeting.title}",
+    notifications.to_members([r.member_id for r in rows], "meeting_notice", f"会议通知：{meeting.title}",
                              f"{when}{'，' + meeting.location if meeting.location else ''}。请反馈是否参加。",
                              ("meeting", meeting.id))
 
@@ -88,3 +86,9 @@ def peer_raters(meeting: Meeting) -> set[int]:
 def mark_cancelled(meeting: Meeting, reason: str) -> None:
     """Record why the meeting will not be held."""
     meeting.cancel_reason = reason
+
+
+def all_rated(meeting: Meeting) -> bool:
+    """Whether the branch has rated every invited full member (so a returned meeting need not appraise again)."""
+    rows = [r for r in attendance_rows(meeting) if r.voting]
+    return bool(rows) and all(r.rating for r in rows)

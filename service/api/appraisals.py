@@ -1,7 +1,7 @@
 """民主评议: members' self and peer assessments, and the overview."""
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..actions.appraisal import RATINGS, RatingIn
 from ..actions.meeting import not_blank
@@ -24,6 +24,12 @@ class SelfAssessmentOut(Schema):
 
 class PeerIn(Schema):
     ratings = fields.List(fields.Nested(RatingIn), required=True, validate=validate.Length(min=1))
+
+    @validates_schema
+    def _once_each(self, data, **kwargs):
+        ids = [r["member_id"] for r in data["ratings"]]
+        if len(ids) != len(set(ids)):
+            raise ValidationError("Rate each member once.", "ratings")
 
 
 class PeerOut(Schema):

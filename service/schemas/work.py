@@ -2,7 +2,7 @@
 from marshmallow import Schema, fields, validate
 
 from ..actions import form_fields
-from ..actions.meeting import TopicsField, VoteSchema, not_blank
+from ..actions.meeting import TopicsField, VoteSchema, not_blank, one_line
 from . import ChinaDateTime
 
 
@@ -84,9 +84,9 @@ class CommentOut(Schema):
 class MeetingIn(Schema):
     process_key = fields.String(required=True)
     org_id = fields.Integer(required=True)
-    title = fields.String(required=True, validate=[not_blank, validate.Length(max=200)])
+    title = fields.String(required=True, validate=[not_blank, one_line, validate.Length(max=200)])
     scheduled_at = ChinaDateTime(required=True)
-    location = fields.String(allow_none=True, load_default=None)
+    location = fields.String(allow_none=True, load_default=None, validate=[one_line, validate.Length(max=200)])
     online = fields.Boolean(load_default=False)
     invitee_ids = fields.List(fields.Integer(), load_default=None)
 

@@ -11,7 +11,7 @@ from ..errors import ApiError
 from ..extensions import db
 from ..models import Attendance, Meeting, Member
 from . import attachments
-from .meetings import get_visible, own_invitation, require_organiser
+from .meetings import get_visible, lock_meeting, own_invitation, require_organiser
 
 
 @transactional
@@ -62,6 +62,7 @@ def proxy_check_in(user, meeting_id: int, member_id: int) -> Attendance:
     """The organiser signs in a member flagged as unable to use a smartphone."""
     meeting = get_visible(user, meeting_id)
     require_organiser(user, meeting)
+    lock_meeting(meeting)
     row = db.session.scalars(select(Attendance).where(
         Attendance.meeting_id == meeting.id, Attendance.member_id == member_id)).first()
     member = db.session.get(Member, member_id)
@@ -91,6 +92,7 @@ def video_attendance(user, meeting_id: int, member_ids: list[int], evidence_ids:
     """焦作: the organiser adds members who attended an online meeting by video, with screenshots as evidence."""
     meeting = get_visible(user, meeting_id)
     require_organiser(user, meeting)
+    lock_meeting(meeting)
     if not meeting.online:
         raise ApiError("not_online_meeting", 422, "Video attendance is only for online meetings.")
     if not evidence_ids:

@@ -2,6 +2,7 @@
 import io
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from sqlalchemy import case, func, select
 
@@ -27,7 +28,10 @@ def workbook(meetings: list[Meeting]) -> bytes:
         cell.font = Font(bold=True)
     counts, types, orgs = _counts(meetings), _type_names(), _org_names(meetings)
     for meeting in meetings:
-        sheet.append(_row(meeting, counts.get(meeting.id, (0, 0, 0, 0, 0)), types, orgs))
+        sheet.append([_safe(v) for v in _row(meeting, counts.get(meeting.id, (0, 0, 0, 0, 0)), types, orgs)])
+        for cell in sheet[sheet.max_row]:
+            if cell.data_type == "f":  # people's text is never a formula in the superior's spreadsheet
+                cell.data_type = "s"
     sheet.freeze_panes = "A2"
     for column, width in zip("ABCDEFGHIJKLMNO", (8, 20, 20, 30, 18, 16, 6, 10, 18, 9, 9, 9, 12, 12, 8)):
         sheet.column_dimensions[column].width = width
@@ -42,6 +46,11 @@ def _row(meeting: Meeting, counts: tuple, types: dict, orgs: dict) -> list:
             meeting.title, _china(meeting.scheduled_at), meeting.location, "是" if meeting.online else "否",
             STATUS_NAMES.get(meeting.status, meeting.status), _china(meeting.completed_at), invited, feedback_yes,
             present, voting, voting_present, f"{present / invited:.0%}" if invited else ""]
+
+
+def _safe(value):
+    """Text without the control characters xlsx cannot hold."""
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
 
 
 def _china(moment):

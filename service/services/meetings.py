@@ -49,6 +49,10 @@ class MeetingSubject:
             return superior.id, None
         raise ApiError("unroutable_lane", 409, f"Lane '{lane}' cannot be routed for a meeting.")
 
+    def due_base(self, meeting: Meeting, now):
+        # Minutes are due a week after the meeting, not a week after feedback closed weeks before it.
+        return max(now, meeting.scheduled_at)
+
     def after_advance(self, meeting: Meeting, instance, open_actions: set[str], opened: set[str]) -> None:
         was_checking_in = meeting.check_in_open
         meeting.status = _phase(meeting, instance, open_actions)
@@ -126,17 +130,17 @@ def _invitees(org: Org, process_key: str, invitee_ids) -> list[Member]:
     branch = access.branch_of(org)
     members = list(db.session.scalars(select(Member).where(
         Member.org_id == branch.id, Member.deleted_at.is_(None)).order_by(Member.id)))
+    if org.kind == "group":  # a group's meeting is for the group's members
+        members = [m for m in members if m.group_id == org.id]
     if invitee_ids:
         chosen = [m for m in members if m.id in set(invitee_ids)]
         missing = sorted(set(invitee_ids) - {m.id for m in chosen})
         if missing:
-            raise ApiError("invalid_invitees", 422, f"Not members of organisation {branch.id}: {missing}.",
+            raise ApiError("invalid_invitees", 422, f"Not members of organisation {org.id}: {missing}.",
                            errors={"invitee_ids": missing})
         return chosen
     if INVITEES.get(process_key) == "committee":
         members = [m for m in members if m.committee_role]
-    elif org.kind == "group":
-        members = [m for m in members if m.group_id == org.id]
     if not members:
         raise ApiError("no_invitees", 422, "Nobody would be invited to this meeting.")
     return members
@@ -219,11 +223,23 @@ def _subtree_ids(root_ids: list[int]) -> list[int]:
     return ids
 
 
+def lock_meeting(meeting: Meeting) -> None:
+    """Lock the meeting's instance (the order task completions use) and re-read the meeting under it."""
+    if meeting.instance_id is not None:
+        lock_row(ProcessInstance, meeting.instance_id)
+        db.session.refresh(meeting)
+
+
 def own_invitation(user, meeting_id: int) -> tuple[Meeting, Attendance]:
-    """The caller's invitation: 404 if no such meeting, 403 not_invited if it is not theirs."""
+    """The caller's invitation: 404 if no such meeting, 403 not_invited if it is not theirs.
+
+    The meeting's instance is locked first, so an answer and the task closing its window never interleave:
+    an answer is either counted by the close or refused as late.
+    """
     meeting = db.session.get(Meeting, meeting_id)
     if meeting is None:
         raise ApiError("meeting_not_found", 404, f"Meeting {meeting_id} does not exist.")
+    lock_meeting(meeting)
     row = invitation(user, meeting)
     if row is None:
         raise ApiError("not_invited", 403, "You are not invited to this meeting.")

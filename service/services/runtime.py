@@ -27,6 +27,7 @@ class Subject(Protocol):
 
     def load(self, subject_id: int): ...
     def resolve_lane(self, subject, lane: str) -> tuple[int | None, int | None]: ...  # (org_id, assignee)
+    def due_base(self, subject, now): ...  # camunda:dueDate counts from here (e.g. not before the meeting)
     def after_advance(self, subject, instance: ProcessInstance, open_actions: set[str],
                       opened: set[str]) -> None: ...  # opened: actions whose tasks this advance created
 
@@ -149,13 +150,14 @@ def _sync_tasks(instance: ProcessInstance, ready, subject) -> tuple[list[HumanTa
 
 
 def _new_task(instance: ProcessInstance, ready, subject) -> HumanTask:
-    org_id, assignee = SUBJECTS[instance.subject_kind].resolve_lane(subject, ready.lane)
+    kind = SUBJECTS[instance.subject_kind]
+    org_id, assignee = kind.resolve_lane(subject, ready.lane)
     now = utcnow()
     return HumanTask(instance_id=instance.id, spiff_task_id=ready.id, spec_id=ready.spec_id, name=ready.name,
                      action=ready.action, role=ready.lane, org_id=org_id, assignee_id=assignee,
                      process_key=instance.process_key, subject_kind=instance.subject_kind,
                      subject_id=instance.subject_id, created_at=now,
-                     due_at=now + parse_duration(ready.due) if ready.due else None)
+                     due_at=kind.due_base(subject, now) + parse_duration(ready.due) if ready.due else None)
 
 
 def open_tasks(instance_id: int) -> list[HumanTask]:

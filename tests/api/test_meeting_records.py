@@ -1,7 +1,7 @@
 """Around the meeting: notices and 签阅, minutes with votes, edits after completion, video attendance,
 the filtered list and the xlsx ledger."""
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from openpyxl import load_workbook
 
@@ -43,7 +43,7 @@ def test_the_notice_reaches_every_invitee_and_the_organiser_sees_who_read_it(wor
     reads = {i["name"]: i["notice_read_at"] for i in view["invitees"]}
     assert reads["乙"] is not None and reads["丙"] is None and view["attendance"]["notice_read"] == 1
     assert len(view["invitees"]) == 7  # members without an account are notified too (their notice waits)
-    assert sec.ok("get", "/api/notifications") == []  # the organiser does not notify himself
+    assert [n["kind"] for n in sec.ok("get", "/api/notifications")] == ["meeting_notice"]  # an invitee too
     assert m2.ok("get", "/api/notifications?unread=true")[0]["read_at"] is None
     assert m2.ok("post", "/api/notifications/read-all") == {"marked": 1}
 
@@ -171,3 +171,43 @@ def test_meeting_list_filters_and_the_xlsx_ledger(world, clean_app):
     member_rows = list(load_workbook(io.BytesIO(w.users["m1"].get("/api/meetings/export.xlsx").data)).active
                        .iter_rows(values_only=True))
     assert {r[0] for r in member_rows[1:]} == {done["id"], soon["id"], later["id"]}  # only meetings m1 is invited to
+
+
+def test_tasks_of_a_meeting_are_due_counting_from_the_meeting_not_from_today(world):
+    w, sec = world, world.users["sec_a"]
+    meeting = create_congress(w, scheduled_at=future(30))
+    record = hold_until_minutes(w, meeting["id"])
+    due = datetime.fromisoformat(record["due_at"]) - datetime.fromisoformat(
+        sec.ok("get", f"/api/meetings/{meeting['id']}")["scheduled_at"])
+    assert due == timedelta(days=7)  # a week after the meeting, not a week after feedback closed
+    assert [m["id"] for m in sec.ok("get", "/api/meetings?overdue=true")] == []
+
+
+def test_a_rescheduled_meeting_is_not_reminded_before_its_new_notice(world, clean_app):
+    from service import scheduler
+    w, sec = world, world.users["sec_a"]
+    meeting = create_congress(w)
+    complete(sec, only_task(sec, meeting["id"], "meeting.notify")["id"])
+    reschedule = complete(sec, only_task(sec, meeting["id"], "meeting.close_feedback")["id"])["next_tasks"][0]
+    soon = (utcnow() + timedelta(hours=3)).isoformat()
+    notify = complete(sec, reschedule["id"], {"scheduled_at": soon})["next_tasks"][0]
+    with clean_app.app_context():
+        assert scheduler.send_meeting_reminders() == 0  # the new time has not been announced
+    complete(sec, notify["id"])
+    with clean_app.app_context():
+        assert scheduler.send_meeting_reminders() == 1
+    kinds = [n["kind"] for n in w.users["m1"].ok("get", "/api/notifications")]
+    assert kinds == ["meeting_reminder", "meeting_notice", "meeting_notice"]
+
+
+def test_the_ledger_never_turns_text_into_formulas(world):
+    w, sec = world, world.users["sec_a"]
+    bad = {"process_key": "branch_congress", "org_id": w.ids["branch_a"], "scheduled_at": future()}
+    assert_problem(sec.post("/api/meetings", json={**bad, "title": "标题\x0b"}), 422, "validation_error")
+    assert_problem(sec.post("/api/meetings", json={**bad, "title": "x", "location": "二楼\n会议室"}), 422,
+                   "validation_error")
+    create_congress(w, title='=HYPERLINK("http://evil.example","点我")', location="=1+1")
+    sheet = load_workbook(io.BytesIO(sec.get("/api/meetings/export.xlsx").data)).active
+    title, location = sheet.cell(row=2, column=4), sheet.cell(row=2, column=6)
+    assert (title.data_type, location.data_type) == ("s", "s")
+    assert title.value.startswith("=HYPERLINK") and location.value == "=1+1"

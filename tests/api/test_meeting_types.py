@@ -68,7 +68,7 @@ def test_committee_invites_the_committee_and_passes_with_more_than_half(committe
     view = sec.ok("get", f"/api/meetings/{meeting['id']}")
     assert sorted(i["name"] for i in view["invitees"]) == ["壬", "甲书记", "辛"]
     complete(sec, only_task(sec, meeting["id"], "meeting.notify")["id"])
-    answer(w, ["xin"], meeting["id"], names_no=["ren"])  # with the organiser: 2 of 3
+    answer(w, ["sec_a", "xin"], meeting["id"], names_no=["ren"])  # the organiser answers too: 2 of 3
     result = complete(sec, only_task(sec, meeting["id"], "meeting.close_feedback")["id"])
     assert _actions(result) == ["meeting.record_minutes"]
     submit = complete(sec, result["next_tasks"][0]["id"], MINUTES)["next_tasks"][0]
@@ -101,7 +101,7 @@ def test_committee_half_of_the_committee_is_not_enough(committee):
     w, sec = committee, committee.users["sec_a"]
     meeting = _meeting(w, "committee_meeting", invitee_ids=None)
     complete(sec, only_task(sec, meeting["id"], "meeting.notify")["id"])
-    answer(w, [], meeting["id"], names_no=["xin", "ren"])  # only the organiser: 1 of 3
+    answer(w, ["sec_a"], meeting["id"], names_no=["xin", "ren"])  # 1 of 3
     result = complete(sec, only_task(sec, meeting["id"], "meeting.close_feedback")["id"])
     assert _actions(result) == ["meeting.reschedule"]
     assert sec.ok("get", f"/api/meetings/{meeting['id']}")["status"] == "quorum_failed"
@@ -123,7 +123,7 @@ def test_theme_day_is_acknowledged_by_the_superior_who_cannot_reject(world):
     w, sec, zz = world, world.users["sec_a"], world.users["zongzhi"]
     meeting = _meeting(w, "theme_day")
     complete(sec, only_task(sec, meeting["id"], "meeting.notify")["id"])
-    answer(w, ["m1", "m2"], meeting["id"])  # with the organiser 3 of 5 full members
+    answer(w, ["sec_a", "m1", "m2"], meeting["id"])  # 3 of 5 full members
     record = complete(sec, only_task(sec, meeting["id"], "meeting.close_feedback")["id"])["next_tasks"][0]
     submit = complete(sec, record["id"], MINUTES)["next_tasks"][0]
     assert submit["name"] == "报备"
@@ -139,7 +139,7 @@ def test_theme_day_counts_only_full_members(world):
     w, sec = world, world.users["sec_a"]
     meeting = _meeting(w, "theme_day")
     complete(sec, only_task(sec, meeting["id"], "meeting.notify")["id"])
-    answer(w, ["m1", "m5"], meeting["id"])  # organiser + 乙 = 2 of 5 full; 己预备 does not count
+    answer(w, ["sec_a", "m1", "m5"], meeting["id"])  # 甲 + 乙 = 2 of 5 full; 己预备 does not count
     result = complete(sec, only_task(sec, meeting["id"], "meeting.close_feedback")["id"])
     assert _actions(result) == ["meeting.reschedule"]
     renotify = complete(sec, result["next_tasks"][0]["id"], {"scheduled_at": future(2)})["next_tasks"]
@@ -188,6 +188,10 @@ def test_group_meeting_advances_at_its_time_and_is_confirmed_by_the_branch(group
 
 def test_group_meeting_is_held_by_a_group_and_run_by_its_branch(group):
     w = group
+    outsider = w.ids["members_a"][1]  # in the branch, not in the group
+    bad = w.users["sec_a"].post("/api/meetings", json={"process_key": "group_meeting", "org_id": w.ids["group"],
+                                                       "title": "x", "scheduled_at": future(), "invitee_ids": [outsider]})
+    assert assert_problem(bad, 422, "invalid_invitees")["errors"] == {"invitee_ids": [outsider]}
     assert_problem(w.users["sec_a"].post("/api/meetings", json={
         "process_key": "group_meeting", "org_id": w.ids["branch_a"], "title": "x", "scheduled_at": future()}),
         422, "invalid_org")
@@ -254,13 +258,19 @@ def test_org_life_meeting_with_democratic_appraisal(world):
     m1.ok("post", f"/api/meetings/{mid}/peer-assessments", {"ratings": [
         {"member_id": members[2], "rating": "qualified"}, {"member_id": members[3], "rating": "excellent"}]})
     m2.ok("post", f"/api/meetings/{mid}/peer-assessments", {"ratings": [{"member_id": members[3], "rating": "excellent"}]})
+    twice = {"ratings": [{"member_id": members[2], "rating": "qualified"}, {"member_id": members[2], "rating": "excellent"}]}
+    assert_problem(m1.post(f"/api/meetings/{mid}/peer-assessments", json=twice), 422, "validation_error")
     given = m1.ok("post", f"/api/meetings/{mid}/peer-assessments", {"ratings": [  # changes one's mind
         {"member_id": members[2], "rating": "excellent"}]})
     assert [(g["ratee_id"], g["rating"]) for g in given] == [(members[2], "excellent"), (members[3], "excellent")]
     rate = complete(sec, close_peer["id"])["next_tasks"][0]
     assert_problem(sec.post(f"/api/tasks/{rate['id']}/complete", json={"ratings": [
         {"member_id": members[1], "rating": "qualified"}]}), 422, "invalid_ratings")
-    ratings = [{"member_id": m, "rating": "excellent" if m == members[3] else "qualified"} for m in members]
+    probationary = [{"member_id": members[5], "rating": "qualified"}]
+    full = [{"member_id": m, "rating": "excellent" if m == members[3] else "qualified"} for m in members[:5]]
+    bad = sec.post(f"/api/tasks/{rate['id']}/complete", json={"ratings": full + probationary})
+    assert assert_problem(bad, 422, "invalid_ratings")["errors"]["probationary"] == [members[5]]
+    ratings = full  # 预备党员 take part but get no 等次
     decide = complete(sec, complete(sec, rate["id"], {"ratings": ratings})["next_tasks"][0]["id"])["next_tasks"][0]
     assert decide["action"] == "review.decide"
     overview = sec.ok("get", f"/api/meetings/{mid}/appraisal")
@@ -288,7 +298,14 @@ def test_org_life_meeting_can_be_returned(world):
     meeting, record = _org_life_until_appraisal(w)
     close_self = complete(sec, record["id"], MINUTES)["next_tasks"][0]
     rate = complete(sec, complete(sec, close_self["id"])["next_tasks"][0]["id"])["next_tasks"][0]
-    ratings = [{"member_id": m, "rating": "qualified"} for m in w.ids["members_a"]]
+    ratings = [{"member_id": m, "rating": "qualified"} for m in w.ids["members_a"][:5]]
     decide = complete(sec, complete(sec, rate["id"], {"ratings": ratings})["next_tasks"][0]["id"])["next_tasks"][0]
     again = complete(zz, decide["id"], {"approved": False, "comment": "评议结果需附说明"})["next_tasks"]
     assert [t["action"] for t in again] == ["meeting.record_minutes"]
+    submit = complete(sec, again[0]["id"], {**MINUTES, "content": "补充了评议说明"})["next_tasks"]
+    assert [t["action"] for t in submit] == ["review.submit"]  # the appraisal is not done again
+    decide = complete(sec, submit[0]["id"])["next_tasks"][0]
+    complete(zz, decide["id"], {"approved": True})
+    assert sec.ok("get", f"/api/meetings/{meeting['id']}")["status"] == "completed"
+    kinds = [n["kind"] for n in w.users["m1"].ok("get", "/api/notifications")]
+    assert kinds.count("appraisal_self") == 1 and kinds.count("appraisal_peer") == 1

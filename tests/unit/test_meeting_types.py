@@ -31,6 +31,7 @@ QUORUM_TYPES = {  # type -> the variable its 过半数 gate reads
 }
 TIMER_TYPES = ("group_meeting", "party_class")
 REVIEWED_TYPES = ("committee_meeting", "org_life_meeting")  # 审核 may return the minutes
+APPRAISED_TYPES = ("org_life_meeting",)  # 上传会议记录 sets `appraised`: is the 民主评议 already done?
 ACKNOWLEDGED_TYPES = ("theme_day", "party_class")  # 审阅 cannot reject
 
 # (spec_id, name, lane, action, due) of every user task, in order.
@@ -74,6 +75,7 @@ class Driver:
         self.xml = (BUNDLED / f"{key}.bpmn").read_bytes()
         self.loads = 0
         self.lanes_seen: list[str | None] = []
+        self.done: list[str] = []  # spec_id of every completed task, in order
         self.state = ""
         self._save(engine.start(key, VERSION, self._load_xml, data if data is not None else {"meeting_id": 7}))
 
@@ -105,6 +107,7 @@ class Driver:
         ready = instance.ready_tasks()
         assert [t.spec_id for t in ready] == [spec_id]
         instance.complete(ready[0].id, data or {})
+        self.done.append(spec_id)
         return self._save(instance)
 
     def refresh(self) -> Instance:
@@ -114,8 +117,14 @@ class Driver:
         return self._save(instance)
 
 
-def step_data(spec_id: str) -> dict:
-    """The data a happy-path user submits for ``spec_id``."""
+def step_data(key: str, spec_id: str, appraised: bool = False) -> dict:
+    """The data a happy-path user (and the service's actions) submit for ``spec_id`` of ``key``.
+
+    For the types with a 民主评议, record_minutes carries ``appraised`` as the service computes it: false the first
+    time, true on a revision after a return (every member already has the branch's rating).
+    """
+    if spec_id == "record_minutes" and key in APPRAISED_TYPES:
+        return {"appraised": appraised}
     return {"close_feedback": QUORUM_MET, "decide": {"approved": True}}.get(spec_id, {})
 
 
@@ -124,13 +133,19 @@ def start_data(key: str) -> dict:
     return {"meeting_id": 7, **({"scheduled_at": iso_in(-2)} if key in TIMER_TYPES else {})}
 
 
-def walk(driver: Driver, steps: list[tuple]) -> Instance:
+def walk(driver: Driver, steps: list[tuple], appraised: bool = False) -> Instance:
     """Complete ``steps`` in order, checking each ready task's details first."""
     instance = driver.instance()
     for step in steps:
         assert driver.ready() == [step]
-        instance = driver.do(step[0], step_data(step[0]))
+        instance = driver.do(step[0], step_data(driver.key, step[0], appraised))
     return instance
+
+
+def path_until(key: str, step: tuple) -> list[tuple]:
+    """The happy path of ``key`` up to, not including, ``step``."""
+    path = HAPPY_PATHS[key]
+    return path[:path.index(step)]
 
 
 def _process(key: str) -> etree._Element:
@@ -242,16 +257,63 @@ def test_missing_ratio_names_the_gate(engine, key):
 def test_return_then_approve(engine, key):
     driver = Driver(engine, key)
     path = HAPPY_PATHS[key]
-    redo = path[path.index(RECORD_MINUTES):-1]  # record_minutes .. submit
     walk(driver, path[:-1])
     returned = driver.do("decide", {"approved": False, "comment": "补充签到表"})
     assert not returned.completed
     assert driver.ready() == [RECORD_MINUTES]
-    walk(driver, redo)
+    first_pass = len(driver.done)
+    walk(driver, [RECORD_MINUTES, SUBMIT], appraised=True)  # the 民主评议 (if any) is not redone
     assert driver.ready() == [DECIDE]
     done = driver.do("decide", {"approved": True})
     assert done.completed and done.data["comment"] == "补充签到表"
+    assert driver.done[first_pass:] == ["record_minutes", "submit", "decide"]
     assert driver.lanes_seen.count(SA) == 2
+    if key in APPRAISED_TYPES:
+        assert done.data["appraised"] is True
+        assert [driver.done.count(step[0]) for step in APPRAISAL] == [1, 1, 1]
+
+
+# --- 组织生活会: the 已完成评议? gate ------------------------------------------------------------------------------------
+
+
+def test_org_life_appraisal_gate_definition():
+    process = _process("org_life_meeting")
+    gateway = process.find("bpmn:exclusiveGateway[@id='gw_appraised']", BPMN_NS)
+    assert gateway is not None
+    assert (gateway.get("name"), gateway.get("default")) == ("已完成评议?", "flow_appraise")
+    flows = {f.get("id"): f for f in process.findall("bpmn:sequenceFlow", BPMN_NS)}
+    route = {fid: (f.get("sourceRef"), f.get("targetRef"), f.get("name")) for fid, f in flows.items()}
+    assert route["flow_minutes_recorded"] == ("record_minutes", "gw_appraised", None)
+    assert route["flow_already_appraised"] == ("gw_appraised", "submit", "已评议")
+    assert route["flow_appraise"] == ("gw_appraised", "close_self", "评议")
+    assert route["flow_returned"] == ("gw_approved", "record_minutes", "退回修改")
+    condition = flows["flow_already_appraised"].find("bpmn:conditionExpression", BPMN_NS)
+    assert condition.text == "appraised"
+    assert condition.get("{http://www.w3.org/2001/XMLSchema-instance}type") == "bpmn:tFormalExpression"
+    assert flows["flow_appraise"].find("bpmn:conditionExpression", BPMN_NS) is None
+    out_of_minutes = [f.get("targetRef") for f in flows.values() if f.get("sourceRef") == "record_minutes"]
+    assert out_of_minutes == ["gw_appraised"]
+
+
+def test_org_life_revision_without_ratings_redoes_the_appraisal(engine):
+    """If the service finds members still unrated after a return, the 民主评议 runs again."""
+    driver = Driver(engine, "org_life_meeting")
+    path = HAPPY_PATHS["org_life_meeting"]
+    walk(driver, path[:-1])
+    driver.do("decide", {"approved": False})
+    walk(driver, path[path.index(RECORD_MINUTES):], appraised=False)
+    assert driver.instance().completed
+    assert [driver.done.count(step[0]) for step in APPRAISAL] == [2, 2, 2]
+
+
+def test_missing_appraised_names_the_gate(engine):
+    driver = Driver(engine, "org_life_meeting")
+    walk(driver, path_until("org_life_meeting", RECORD_MINUTES))
+    instance = driver.instance()
+    with pytest.raises(WorkflowError) as info:
+        instance.complete(instance.ready_tasks()[0].id, {})
+    assert info.value.element_id == "gw_appraised" and "appraised" in info.value.message
+    assert driver.ready() == [RECORD_MINUTES]  # the saved state is untouched
 
 
 @pytest.mark.parametrize("key", ACKNOWLEDGED_TYPES)
