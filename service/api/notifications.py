@@ -39,8 +39,9 @@ class Notifications(MethodView):
     @blp.arguments(NotificationQuery, location="query")
     @blp.response(200, NotificationOut(many=True))
     def get(self, query):
-        """The caller's notices, newest first (`unread=true` for unread only)."""
-        return notifications.list_for(current_user(), query["unread"], query["limit"], query["offset"])
+        """The caller's notices, newest first (`unread=true` for unread only); header X-Unread-Count."""
+        rows = notifications.list_for(current_user(), query["unread"], query["limit"], query["offset"])
+        return rows, {"X-Unread-Count": str(notifications.unread_count(current_user()))}
 
 
 @blp.route("/unread-count")

@@ -117,7 +117,10 @@ def cancel_instance(instance: ProcessInstance, user, reason: str) -> None:
 def refresh_instance(instance: ProcessInstance) -> None:
     """Fire due timers of one instance (the clock's job)."""
     wf = load_workflow(instance)
+    before = {t.id for t in wf.ready_tasks()}
     wf.refresh()
+    if {t.id for t in wf.ready_tasks()} != before or wf.completed:  # the timeline shows the clock's step
+        record_event(instance, None, "timer", None, task_name="时间到（自动推进）")
     _store(instance, wf, SUBJECTS[instance.subject_kind].load(instance.subject_id))
 
 

@@ -34,6 +34,7 @@ def test_the_notice_reaches_every_invitee_and_the_organiser_sees_who_read_it(wor
     assert notices[0]["title"] == "会议通知：第四季度支部党员大会"
     assert notices[0]["subject"] == {"kind": "meeting", "id": meeting["id"]}
     assert m1.ok("get", "/api/notifications/unread-count") == {"unread": 1}
+    assert m1.get("/api/notifications").headers["X-Unread-Count"] == "1"
     read = m1.ok("post", f"/api/notifications/{notices[0]['id']}/read")
     assert read["read_at"] is not None
     assert m1.ok("post", f"/api/notifications/{notices[0]['id']}/read")["read_at"] == read["read_at"]  # kept

@@ -183,6 +183,7 @@ def test_group_meeting_advances_at_its_time_and_is_confirmed_by_the_branch(group
     view = sec.ok("get", f"/api/meetings/{meeting['id']}")
     assert view["status"] == "completed" and _superior_tasks(w, meeting["id"]) == []
     assert {t["task_name"] for t in view["timeline"]} >= {"支部确认"}
+    assert [e["kind"] for e in view["timeline"]].count("timer") == 1  # the clock's step shows once
     assert [a["name"] for a in view["minutes"]["attendees"]] == ["组员一"]
 
 
