@@ -1,9 +1,9 @@
 """民主评议: members' self and peer assessments, and the overview."""
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 
-from ..actions.appraisal import RATINGS, RatingIn
+from ..actions.appraisal import RATINGS, RateSchema  # the same shape: each member rated once
 from ..actions.meeting import not_blank
 from ..auth import current_user
 from ..schemas import ChinaDateTime
@@ -20,16 +20,6 @@ class SelfAssessmentOut(Schema):
     member_id = fields.Integer()
     self_assessment = fields.String()
     self_assessed_at = ChinaDateTime()
-
-
-class PeerIn(Schema):
-    ratings = fields.List(fields.Nested(RatingIn), required=True, validate=validate.Length(min=1))
-
-    @validates_schema
-    def _once_each(self, data, **kwargs):
-        ids = [r["member_id"] for r in data["ratings"]]
-        if len(ids) != len(set(ids)):
-            raise ValidationError("Rate each member once.", "ratings")
 
 
 class PeerOut(Schema):
@@ -68,7 +58,7 @@ class SelfAssessment(MethodView):
 
 @blp.route("/<int:meeting_id>/peer-assessments")
 class PeerAssessments(MethodView):
-    @blp.arguments(PeerIn)
+    @blp.arguments(RateSchema)
     @blp.response(200, PeerOut(many=True))
     def post(self, data, meeting_id):
         """The calling member rates other invitees (互评): excellent, qualified, basically_qualified, unqualified."""
