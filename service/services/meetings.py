@@ -9,7 +9,7 @@ from ..database import lock_row, transactional, utcnow
 from ..errors import ApiError
 from ..extensions import db
 from ..models import Attendance, HumanTask, Meeting, Member, Minutes, Org, ProcessInstance, TaskEvent, User
-from ..actions import meeting_data
+from ..actions import meeting_data, minutes_data
 from . import access, notifications, runtime
 from .definitions import latest_enabled
 
@@ -271,7 +271,7 @@ def meeting_view(meeting: Meeting, user) -> dict:
 
 
 def _view(meeting: Meeting, invitees: list, open_tasks: list) -> dict:
-    minutes = db.session.scalars(select(Minutes).where(Minutes.meeting_id == meeting.id)).first()
+    minutes = minutes_data.minutes_of(meeting)
     events = db.session.execute(select(TaskEvent, User.username).outerjoin(User, User.id == TaskEvent.actor_id)
                                 .where(TaskEvent.instance_id == meeting.instance_id).order_by(TaskEvent.id))
     columns = {c.key: getattr(meeting, c.key) for c in Meeting.__table__.columns}
