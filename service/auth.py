@@ -8,7 +8,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from .database import utcnow
 from .errors import ApiError
 from .extensions import db
-from .models import User
+from .models import Member, User
 
 PUBLIC_ENDPOINTS = {"/api/auth/login", "/api/openapi.json"}
 # Reachable while a password change is pending, so the client can find out and do it.
@@ -59,9 +59,24 @@ def install_auth_guard(app) -> None:
         g.user = _user_from_token(header[7:].strip())
         if g.user.locked_until and g.user.locked_until > utcnow():  # a lock also stops tokens already issued
             raise ApiError("account_locked", 423, "The account is locked.")
+        require_enabled(g.user)
         if g.user.must_change_password and request.path not in PASSWORD_CHANGE_ENDPOINTS:
             raise ApiError("password_change_required", 403, "Change the initial password first.")
         return None
+
+
+def account_disabled(user: User) -> bool:
+    """Whether the account's member is in the history library (党员历史库): such accounts cannot sign in."""
+    if user.member_id is None:  # only member accounts can be disabled, so others cost no query
+        return False
+    member = db.session.get(Member, user.member_id)
+    return member is not None and member.deleted_at is not None
+
+
+def require_enabled(user: User) -> None:
+    """403 account_disabled for a deleted member's account (its tokens stop working too)."""
+    if account_disabled(user):
+        raise ApiError("account_disabled", 403, "The account is disabled: its member was deleted.")
 
 
 def check_password_policy(password: str) -> None:

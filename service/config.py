@@ -48,6 +48,9 @@ def load_config() -> dict:
         "LOGIN_LOCK_SECONDS": int(os.environ.get("LOGIN_LOCK_SECONDS", 3600)),
         "PASSWORD_HASH_METHOD": os.environ.get("PASSWORD_HASH_METHOD", "scrypt"),
         "BPMN_MAX_BYTES": int(os.environ.get("BPMN_MAX_BYTES", 2_000_000)),
+        # A letter of introduction (介绍信) for a transfer out of the system: 30 days by default, at most 3 months.
+        "TRANSFER_LETTER_DAYS": int(os.environ.get("TRANSFER_LETTER_DAYS", 30)),
+        "TRANSFER_LETTER_MAX_DAYS": int(os.environ.get("TRANSFER_LETTER_MAX_DAYS", 90)),
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", 20_000_000)),
         "ATTACHMENT_DIR": os.environ.get("ATTACHMENT_DIR", str(INSTANCE_DIR / "attachments")),
         "ATTACHMENT_MAX_BYTES": int(os.environ.get("ATTACHMENT_MAX_BYTES", 10_000_000)),
@@ -58,6 +61,8 @@ def load_config() -> dict:
         "CLOCK_INTERVAL_SECONDS": int(os.environ.get("CLOCK_INTERVAL_SECONDS", 30)),
         # The clock reminds invitees once, this long before the meeting.
         "MEETING_REMINDER_HOURS": int(os.environ.get("MEETING_REMINDER_HOURS", 24)),
+        # A 流动党员 who has not reported back for this many days is reminded once (at least once a year).
+        "FLOW_REPORT_DAYS": int(os.environ.get("FLOW_REPORT_DAYS", 365)),
         "API_TITLE": "组织生活 Org-life workflow API",
         "API_VERSION": "v1",
         "OPENAPI_VERSION": "3.0.3",

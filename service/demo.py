@@ -8,7 +8,8 @@ from .extensions import db
 from rules.periods import CHINA
 
 from .database import utcnow
-from .models import Meeting, Member, Org, RoleGrant, User
+from .models import Meeting, Member, Org, RoleGrant, Transfer, User
+from .services import membership
 
 PASSWORD = "Demo#2026"
 BRANCH_ONE = [  # name, category, committee role, group index, smartphone_exempt
@@ -46,6 +47,7 @@ def _members(branch, groups, rows, phone_base):
                             joined_at=date(2010 + i, 7, 1), committee_role=role, smartphone_exempt=exempt)
             db.session.add(member)
             db.session.flush()
+            membership.open_period(member, "registered")
         members.append(member)
     return members
 
@@ -66,6 +68,16 @@ def _meetings(branch, group) -> None:
             runtime.complete(runtime.open_tasks(meeting.instance_id)[0], organiser, {})
 
 
+def _transfer(member, two) -> None:
+    """A transfer waiting in 机关党总支's inbox, so the superior has something to approve."""
+    from .services import transfers
+    if db.session.scalars(select(Transfer.id).where(Transfer.member_id == member.id)).first():
+        return
+    organiser = db.session.scalars(select(User).where(User.username == "zhibu1")).unique().one()
+    transfers.create_transfer(organiser, {"kind": "in_system", "member_id": member.id, "to_org_id": two.id,
+                                          "reason": "工作调动到第二党支部所在单位"})
+
+
 def load_demo() -> list[tuple[str, str, str]]:
     """Create the demo tree and accounts if absent; return the logins to print."""
     committee = _org("示范党委", "committee", None)
@@ -83,9 +95,10 @@ def load_demo() -> list[tuple[str, str, str]]:
     for i, member in enumerate(members[1:5], start=1):
         _user(f"member{i}", [("member", one)], member)
     _meetings(one, groups[0])
+    _transfer(members[-1], two)
     return [("admin", "(init)", "platform admin"),
             ("dangwei", PASSWORD, "示范党委 admin (reviews 第二党支部)"),
-            ("zongzhi", PASSWORD, "机关党总支 admin (reviews 第一党支部)"),
+            ("zongzhi", PASSWORD, "机关党总支 admin (reviews 第一党支部; a transfer of 吴预备 awaits approval)"),
             ("zhibu1", PASSWORD, "第一党支部 secretary 张书记 (organiser)"),
             ("zhibu2", PASSWORD, "第二党支部 admin"),
             ("member1..4", PASSWORD, "第一党支部 members 李副书记, 王委员, 赵党员, 钱党员")]

@@ -6,14 +6,14 @@ import socket
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 
 from rules.periods import CHINA
 
 from .database import lock_row, transaction, utcnow
 from .extensions import db
-from .models import Attendance, HumanTask, JobLock, Meeting, ProcessInstance
-from .services import notifications, runtime
+from .models import Attendance, HumanTask, JobLock, Meeting, Member, MemberFlow, ProcessInstance
+from .services import flows, notifications, runtime
 
 log = logging.getLogger(__name__)
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
@@ -108,6 +108,22 @@ def send_meeting_reminders() -> int | None:
                for row_id in _ids(Meeting, soon))
 
 
+@leased("remind_flow_reports")
+def remind_flow_reports() -> int | None:
+    """Remind each 流动党员 silent for FLOW_REPORT_DAYS (and their branch's admins) once; how many (None: another clock)."""
+    now = utcnow()
+    period = timedelta(days=current_app.config["FLOW_REPORT_DAYS"])
+    today = now.astimezone(CHINA).date()
+    # Silent: the last report, or the start of the flow when there is none, is a whole period back.
+    silent = or_(and_(MemberFlow.last_reported_at.is_not(None), MemberFlow.last_reported_at <= now - period),
+                 and_(MemberFlow.last_reported_at.is_(None), MemberFlow.from_date <= today - period))
+    present = MemberFlow.member_id.in_(select(Member.id).where(Member.deleted_at.is_(None)))
+    # report_reminded_at is cleared by the next report (flows.add_report): that re-arms the reminder.
+    due = (*flows.active_clause(today), silent, MemberFlow.report_reminded_at.is_(None), present)
+    return sum(_once(MemberFlow, row_id, due, {"report_reminded_at": now}, _remind_flow)
+               for row_id in _ids(MemberFlow, due))
+
+
 def _ids(model, conditions):
     """Ids of the matching rows, read in batches by id so that no job holds one long transaction."""
     last = 0
@@ -159,6 +175,18 @@ def _remind(meeting: Meeting) -> None:
                              ("meeting", meeting.id))
 
 
+def _remind_flow(flow: MemberFlow) -> None:
+    # The member, and the admins of the branch that registered the flow (they follow it up).
+    last = (f"上次报告为 {_china_time(flow.last_reported_at)[:10]}（北京时间）" if flow.last_reported_at
+            else f"自 {flow.from_date.isoformat()} 流动以来尚未报告")
+    body = f"{last}。流动党员每年至少向党组织报告一次思想、工作情况。"
+    name = db.session.get(Member, flow.member_id).name
+    notifications.to_members([flow.member_id], "flow_report_due", "请向党组织报告思想、工作情况", body,
+                             ("flow", flow.id))
+    notifications.to_users(notifications.admins_of(flow.org_id), "flow_report_due", f"流动党员待报告：{name}", body,
+                           ("flow", flow.id))
+
+
 def run_clock() -> None:
     """Block forever, running the jobs on their intervals."""
     from apscheduler.schedulers.blocking import BlockingScheduler
@@ -174,7 +202,7 @@ def run_clock() -> None:
                     log.exception("clock job %s failed", fn.__name__)
         return run
 
-    for fn in (fire_due_timers, mark_overdue_tasks, send_meeting_reminders):
+    for fn in (fire_due_timers, mark_overdue_tasks, send_meeting_reminders, remind_flow_reports):
         scheduler.add_job(job(fn), "interval", seconds=app.config["CLOCK_INTERVAL_SECONDS"],
                           max_instances=1, coalesce=True)
     scheduler.start()

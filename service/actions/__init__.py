@@ -67,4 +67,4 @@ def names() -> frozenset[str]:
     return frozenset(REGISTRY)
 
 
-from . import appraisal, meeting, review  # noqa: E402,F401  (registers the actions)
+from . import appraisal, meeting, review, transfer  # noqa: E402,F401  (registers the actions)

@@ -12,7 +12,8 @@ blp = Blueprint("orgs", __name__, url_prefix="/api/orgs", description="The organ
 def _out(org):
     superior = access.superior_of(org)
     return {"id": org.id, "name": org.name, "kind": org.kind, "parent_id": org.parent_id,
-            "superior_id": superior.id if superior else None}
+            "superior_id": superior.id if superior else None, "retired_at": org.retired_at,
+            "merged_into_id": org.merged_into_id}
 
 
 @blp.route("")

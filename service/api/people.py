@@ -20,8 +20,8 @@ class Members(MethodView):
     @blp.arguments(MemberQuery, location="query")
     @blp.response(200, MemberOut(many=True))
     def get(self, query):
-        """Members of an org the caller administers."""
-        return people.list_members(current_user(), query["org_id"])
+        """Members of an org the caller administers; deleted=true: its history library (党员历史库)."""
+        return people.list_members(current_user(), query["org_id"], query["deleted"])
 
 
 @blp.route("/members/<int:member_id>")

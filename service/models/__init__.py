@@ -3,7 +3,10 @@ from .orgs import Org, ORG_KINDS
 from .people import Member, User, RoleGrant
 from .process import ProcessDefinition, ProcessInstance, HumanTask, TaskEvent, JobLock
 from .meetings import Meeting, Attendance, Minutes, MinutesRevision, PeerAssessment, Attachment, Notification
+from .transfers import Transfer, OrgTransfer
+from .registry import MembershipPeriod, ExemptionRequest, MemberFlow, FlowReport
 
 __all__ = ["Org", "ORG_KINDS", "Member", "User", "RoleGrant", "ProcessDefinition", "ProcessInstance",
            "HumanTask", "TaskEvent", "JobLock", "Meeting", "Attendance", "Minutes",
-           "MinutesRevision", "PeerAssessment", "Attachment", "Notification"]
+           "MinutesRevision", "PeerAssessment", "Attachment", "Notification", "Transfer", "OrgTransfer",
+           "MembershipPeriod", "ExemptionRequest", "MemberFlow", "FlowReport"]

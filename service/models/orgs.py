@@ -25,3 +25,5 @@ class Org(db.Model):
     kind: Mapped[str] = mapped_column(String(20))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("org.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # merged into another branch
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("org.id"))

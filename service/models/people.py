@@ -22,7 +22,11 @@ class Member(db.Model):
     committee_role: Mapped[str | None] = mapped_column(String(30))
     smartphone_exempt: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # in the history library (党员历史库)
+    deleted_reason: Mapped[str | None] = mapped_column(String(200))
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # personal data erased; the row stays for references
+    id_number: Mapped[str | None] = mapped_column(String(18), unique=True)  # 身份证号
+    smartphone_exempt_approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the superior approved the flag
 
 
 class User(db.Model):

@@ -30,6 +30,13 @@ def superior_of(org: Org) -> Org | None:
     return next((a for a in ancestors(org) if a.kind in REVIEWING_KINDS), None)
 
 
+def require_active(org: Org, field: str = "org_id") -> None:
+    """422 org_retired for a branch merged into another: it takes no new members, groups or meetings."""
+    if org.retired_at is not None:
+        raise ApiError("org_retired", 422, f"Organisation {org.id} was merged into another and is retired.",
+                       errors={field: ["retired"]})
+
+
 def branch_of(org: Org) -> Org:
     """A group's branch, or the org itself."""
     return db.session.get(Org, org.parent_id) if org.kind == "group" else org
@@ -68,3 +75,12 @@ def require_platform_admin(user: User) -> None:
 def children(org: Org) -> list[Org]:
     """Direct children of an org."""
     return list(db.session.scalars(select(Org).where(Org.parent_id == org.id).order_by(Org.id)))
+
+
+def subtree_ids(root_ids: list[int]) -> list[int]:
+    """The given orgs and everything below them."""
+    ids, frontier = list(root_ids), list(root_ids)
+    while frontier:
+        frontier = list(db.session.scalars(select(Org.id).where(Org.parent_id.in_(frontier))))
+        ids.extend(frontier)
+    return ids

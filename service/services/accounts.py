@@ -4,7 +4,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from ..auth import check_password_policy, hash_password, issue_token, verify_password
+from ..auth import check_password_policy, hash_password, issue_token, require_enabled, verify_password
 from ..database import transaction, transactional, utcnow
 from ..errors import ApiError
 from ..extensions import db
@@ -24,6 +24,7 @@ def login(username: str, password: str) -> dict:
             _count_failure(user)
             outcome = "invalid"
         else:
+            require_enabled(user)  # only after the password, so it tells a guesser nothing
             user.failed_logins, user.locked_until = 0, None
             outcome = "ok"
     if outcome == "locked":

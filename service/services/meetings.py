@@ -8,7 +8,7 @@ from rules.periods import CHINA
 from ..database import lock_row, transactional, utcnow
 from ..errors import ApiError
 from ..extensions import db
-from ..models import Attendance, HumanTask, Meeting, Member, Minutes, Org, ProcessInstance, TaskEvent, User
+from ..models import Attendance, HumanTask, Meeting, Member, Minutes, Org, ProcessInstance
 from ..actions import meeting_data, minutes_data
 from . import access, notifications, runtime
 from .definitions import latest_enabled
@@ -98,6 +98,7 @@ def create_meeting(user, data: dict) -> Meeting:
     """Create a meeting and start its process; refuses meetings in the past (不可补录)."""
     org = access.get_org(data["org_id"])
     access.require_admin(user, org)
+    access.require_active(org)
     definition = latest_enabled(data["process_key"], category="meeting")
     _require_holder(org, definition)
     if data["scheduled_at"] <= utcnow():
@@ -215,12 +216,7 @@ def _visible_clause(user):
     return or_(*clauses) if clauses else false()
 
 
-def _subtree_ids(root_ids: list[int]) -> list[int]:
-    ids, frontier = list(root_ids), list(root_ids)
-    while frontier:
-        frontier = list(db.session.scalars(select(Org.id).where(Org.parent_id.in_(frontier))))
-        ids.extend(frontier)
-    return ids
+_subtree_ids = access.subtree_ids
 
 
 def lock_meeting(meeting: Meeting) -> None:
@@ -272,13 +268,11 @@ def meeting_view(meeting: Meeting, user) -> dict:
 
 def _view(meeting: Meeting, invitees: list, open_tasks: list) -> dict:
     minutes = minutes_data.minutes_of(meeting)
-    events = db.session.execute(select(TaskEvent, User.username).outerjoin(User, User.id == TaskEvent.actor_id)
-                                .where(TaskEvent.instance_id == meeting.instance_id).order_by(TaskEvent.id))
     columns = {c.key: getattr(meeting, c.key) for c in Meeting.__table__.columns}
     reads = notifications.reads_for("meeting", meeting.id, "meeting_notice")
     attendance = {**meeting_data.attendance_summary(meeting), "notice_read": sum(1 for r in reads.values() if r)}
     return {**columns, "attendance": attendance, "open_tasks": open_tasks,
-            "timeline": [_timeline_entry(e, name) for e, name in events], "minutes": minutes,
+            "timeline": runtime.timeline(meeting.instance_id), "minutes": minutes,
             "invitees": _invitee_rows(invitees, reads)}
 
 
@@ -289,8 +283,3 @@ def _invitee_rows(rows: list[Attendance], reads: dict) -> list[dict]:
     columns = [c.key for c in Attendance.__table__.columns]
     return [{**{c: getattr(r, c) for c in columns}, "name": names.get(r.member_id),
              "notice_read_at": reads.get(r.member_id)} for r in rows]
-
-
-def _timeline_entry(event: TaskEvent, actor_name: str | None) -> dict:
-    return {"at": event.at, "actor_id": event.actor_id, "actor_name": actor_name, "kind": event.kind,
-            "task_name": event.task_name, "action": event.action, "comment": event.comment}

@@ -17,7 +17,7 @@ from .. import actions
 from ..database import lock_row, utcnow
 from ..errors import ApiError
 from ..extensions import db
-from ..models import HumanTask, ProcessDefinition, ProcessInstance, TaskEvent
+from ..models import HumanTask, ProcessDefinition, ProcessInstance, TaskEvent, User
 
 
 class Subject(Protocol):
@@ -167,6 +167,14 @@ def open_tasks(instance_id: int) -> list[HumanTask]:
     """The instance's open tasks, oldest first."""
     return list(db.session.scalars(select(HumanTask).where(
         HumanTask.instance_id == instance_id, HumanTask.state == "open").order_by(HumanTask.id)))
+
+
+def timeline(instance_id: int | None) -> list[dict]:
+    """The instance's audit trail for people to read, oldest first, with each actor's username."""
+    events = db.session.execute(select(TaskEvent, User.username).outerjoin(User, User.id == TaskEvent.actor_id)
+                                .where(TaskEvent.instance_id == instance_id).order_by(TaskEvent.id))
+    return [{"at": e.at, "actor_id": e.actor_id, "actor_name": name, "kind": e.kind, "task_name": e.task_name,
+             "action": e.action, "comment": e.comment} for e, name in events]
 
 
 def record_event(instance, task, kind: str, user, task_name=None, comment=None, data=None) -> TaskEvent:

@@ -18,8 +18,11 @@ class Api:
     def put(self, path, json=None, **kw):
         return self.client.put(path, json=json, headers=self._headers(), **kw)
 
+    def delete(self, path, **kw):
+        return self.client.delete(path, headers=self._headers(), **kw)
+
     def ok(self, method, path, json=None, status=200):
-        response = getattr(self, method)(path, json=json) if method in ("post", "put") else self.get(path)
+        response = getattr(self, method)(path, json=json) if method in ("post", "put") else getattr(self, method)(path)
         assert response.status_code == status, (path, response.status_code, response.get_json())
         return response.get_json() if response.data else None
 

@@ -16,6 +16,8 @@ ACTIONS = frozenset({
     "meeting.reschedule", "meeting.cancel", "review.submit", "review.decide",
     "review.acknowledge", "review.confirm", "meeting.summarize",
     "appraisal.close_self", "appraisal.close_peer", "appraisal.rate",
+    "transfer.approve", "transfer.receive", "transfer.issue_letter", "transfer.record_receipt",
+    "transfer.handle_expiry",
 })
 
 

@@ -1,0 +1,257 @@
+"""Member transfers (党员组织关系转接): in the system, out of it with a 介绍信, into it by registration.
+
+While a transfer is pending the member stays with (and is the responsibility of) the sending branch;
+only completion moves them, in the same transaction as the last approval.
+"""
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..database import lock_row, transactional, utcnow
+from ..errors import ApiError
+from ..extensions import db
+from ..models import Attendance, Meeting, Member, Org, ProcessInstance, RoleGrant, Transfer, User
+from . import access, chains, membership, notifications, runtime
+from .definitions import latest_enabled
+from .people import _require_free_phone
+
+PROCESS_KEY = "member_transfer"
+UPCOMING = ("created", "notified")  # meetings not yet held: a member who leaves is no longer expected there
+
+
+class TransferSubject(chains.ChainSubject):
+    """How the runtime routes and reacts for member transfers."""
+
+    lanes = frozenset({"superior_admin", "sending_admin", "receiving_admin"})
+
+    def load(self, subject_id: int) -> Transfer:
+        return db.session.get(Transfer, subject_id)
+
+    def side_org(self, transfer: Transfer, lane: str) -> int | None:
+        return {"sending_admin": transfer.from_org_id, "receiving_admin": transfer.to_org_id}.get(lane)
+
+    def after_advance(self, transfer: Transfer, instance, open_actions: set[str], opened: set[str]) -> None:
+        if instance.status != "completed":
+            return
+        if transfer.status == "pending":
+            _complete(transfer)
+        _notify_outcome(transfer)
+
+
+runtime.SUBJECTS["transfer"] = TransferSubject()
+
+
+@transactional
+def create_transfer(user, data: dict) -> Transfer:
+    """Start a transfer of the kind asked for; 409 while the member has another one pending."""
+    if data["kind"] == "into_system":
+        transfer = _into_system(user, data)
+    else:
+        transfer = _from_branch(user, data)
+    try:
+        db.session.flush()
+    except IntegrityError:  # the partial unique index caught a race the lock did not (SQLite)
+        raise ApiError("transfer_pending", 409, "The member already has a pending transfer.")
+    definition = latest_enabled(PROCESS_KEY, category="transfer")
+    transfer.instance_id = runtime.start_instance(definition, "transfer", transfer, user,
+                                                  {"kind": transfer.kind}).id
+    return transfer
+
+
+def _from_branch(user, data: dict) -> Transfer:
+    member = lock_row(Member, data["member_id"])  # two requests for one member queue here
+    if member is None or member.purged_at is not None:
+        raise ApiError("member_not_found", 404, f"Member {data['member_id']} does not exist.")
+    sending = access.get_org(member.org_id)
+    access.require_admin(user, sending)
+    if member.deleted_at is not None:
+        raise ApiError("member_deleted", 422, "The member is in the history library; restore them first.")
+    _require_none_pending(member.id)
+    transfer = Transfer(kind=data["kind"], member_id=member.id, from_org_id=sending.id, reason=data["reason"],
+                        requested_by=user.id, status="pending", step=0)
+    if data["kind"] == "in_system":
+        receiving = _receiving_branch(data.get("to_org_id"))
+        if receiving.id == sending.id:
+            raise ApiError("same_org", 422, "The member already belongs to that branch.",
+                           errors={"to_org_id": ["the member's own branch"]})
+        transfer.to_org_id, transfer.chain = receiving.id, chains.between(sending, receiving)
+    else:
+        transfer.destination = _required_text(data, "destination", "the organisation outside the system")
+        transfer.chain = [o.id for o in chains.reviewers_above(sending)]
+    db.session.add(transfer)
+    return transfer
+
+
+def _into_system(user, data: dict) -> Transfer:
+    receiving = _receiving_branch(data.get("to_org_id"))
+    access.require_admin(user, receiving)
+    person = data.get("member")
+    if not person:
+        raise ApiError("validation_error", 422, "Give the member being registered.",
+                       errors={"member": ["required for into_system"]})
+    _require_free_phone(person.get("phone"))
+    superior = access.superior_of(receiving)
+    if superior is None:
+        raise ApiError("no_superior", 409, f"Organisation {receiving.id} has no superior to approve.")
+    transfer = Transfer(kind="into_system", to_org_id=receiving.id, reason=data["reason"], requested_by=user.id,
+                        destination=_required_text(data, "origin", "the organisation the member comes from"),
+                        member_data=_jsonable(person), chain=[superior.id], status="pending", step=0)
+    db.session.add(transfer)
+    return transfer
+
+
+def _receiving_branch(org_id) -> Org:
+    if org_id is None:
+        raise ApiError("validation_error", 422, "Name the receiving branch.", errors={"to_org_id": ["required"]})
+    org = access.get_org(org_id)
+    if org.kind != "branch" or org.retired_at is not None:
+        raise ApiError("invalid_org", 422, "Members are received by a branch (党支部) that is not retired.",
+                       errors={"to_org_id": ["not an active branch"]})
+    return org
+
+
+def _required_text(data: dict, name: str, what: str) -> str:
+    value = (data.get(name) or "").strip()
+    if not value:
+        raise ApiError("validation_error", 422, f"Give {what}.", errors={name: ["required"]})
+    return value
+
+
+def _jsonable(person: dict) -> dict:
+    return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in person.items()}
+
+
+def _require_none_pending(member_id: int) -> None:
+    pending = db.session.scalars(select(Transfer.id).where(
+        Transfer.member_id == member_id, Transfer.status == "pending")).first()
+    if pending is not None:
+        raise ApiError("transfer_pending", 409, f"The member already has a pending transfer ({pending}).",
+                       transfer_id=pending)
+
+
+def _complete(transfer: Transfer) -> None:
+    """The last step approved: move the member (or register them, or let them go) now."""
+    if transfer.kind == "into_system":
+        member = _register(transfer)
+    else:
+        member = lock_row(Member, transfer.member_id)
+        _leave_upcoming_meetings(member)
+        old_org = member.org_id
+        if transfer.kind == "in_system":
+            membership.move(member, transfer.to_org_id, "transfer", transfer.id)
+            move_account_grants(member, old_org, transfer.to_org_id)
+        else:
+            membership.close_period(member, "out_of_system")
+            member.deleted_at, member.deleted_reason = utcnow(), f"转出系统外：{transfer.destination}"[:200]
+            move_account_grants(member, old_org, None)
+    transfer.status, transfer.completed_at = "completed", utcnow()
+
+
+def _register(transfer: Transfer) -> Member:
+    from datetime import date
+    person = dict(transfer.member_data)
+    _require_free_phone(person.get("phone"))
+    for name in ("joined_at", "birth_date"):
+        if person.get(name):
+            person[name] = date.fromisoformat(person[name])
+    member = Member(**person, org_id=transfer.to_org_id)
+    db.session.add(member)
+    db.session.flush()
+    membership.open_period(member, "into_system", transfer.id)
+    transfer.member_id = member.id
+    return member
+
+
+def _leave_upcoming_meetings(member: Member) -> None:
+    upcoming = select(Meeting.id).where(Meeting.org_id.in_(_branch_and_groups(member.org_id)),
+                                        Meeting.status.in_(UPCOMING))
+    db.session.execute(delete(Attendance).where(Attendance.member_id == member.id,
+                                                Attendance.meeting_id.in_(upcoming)))
+
+
+def _branch_and_groups(branch_id: int) -> list[int]:
+    return [branch_id, *db.session.scalars(select(Org.id).where(Org.parent_id == branch_id))]
+
+
+def move_account_grants(member: Member, old_org: int, new_org: int | None) -> None:
+    """The member's account follows them: its member role moves; admin rights over the old branch end."""
+    account = db.session.scalars(select(User.id).where(User.member_id == member.id)).first()
+    if account is None:
+        return
+    grants = select(RoleGrant.id).where(RoleGrant.user_id == account, RoleGrant.org_id == old_org)
+    if new_org is not None:
+        db.session.execute(update(RoleGrant).where(RoleGrant.id.in_(grants), RoleGrant.role == "member")
+                           .values(org_id=new_org).execution_options(synchronize_session=False))
+    db.session.execute(delete(RoleGrant).where(RoleGrant.id.in_(grants), RoleGrant.org_id == old_org)
+                       .execution_options(synchronize_session=False))
+    db.session.expire_all()
+
+
+def _notify_outcome(transfer: Transfer) -> None:
+    word = {"completed": "已完成", "returned": "已退回"}.get(transfer.status)
+    if word is None:
+        return
+    name = _member_name(transfer)
+    admins = [u for org in (transfer.from_org_id, transfer.to_org_id) if org for u in notifications.admins_of(org)]
+    notifications.to_users(admins, f"transfer_{transfer.status}", f"组织关系转接{word}：{name}",
+                           transfer.outcome_comment, ("transfer", transfer.id))
+    if transfer.member_id and transfer.status == "completed":
+        notifications.to_members([transfer.member_id], "transfer_completed", f"您的组织关系转接{word}",
+                                 None, ("transfer", transfer.id))
+
+
+def _member_name(transfer: Transfer) -> str:
+    if transfer.member_id:
+        return db.session.get(Member, transfer.member_id).name
+    return (transfer.member_data or {}).get("name", "")
+
+
+def get_visible(user, transfer_id: int) -> Transfer:
+    """The transfer, if the caller administers either side (or above), or is the member; else 404."""
+    transfer = db.session.get(Transfer, transfer_id)
+    if transfer is None or not _can_see(user, transfer):
+        raise ApiError("transfer_not_found", 404, f"Transfer {transfer_id} does not exist.")
+    return transfer
+
+
+def _can_see(user, transfer: Transfer) -> bool:
+    if transfer.member_id is not None and user.member_id == transfer.member_id:
+        return True
+    sides = [transfer.from_org_id, transfer.to_org_id, *transfer.chain]
+    return any(access.administers(user, db.session.get(Org, o)) for o in sides if o is not None)
+
+
+def list_transfers(user, filters: dict) -> list[Transfer]:
+    """Transfers out of or into an org's subtree, newest first."""
+    org = access.get_org(filters["org_id"])
+    access.require_admin(user, org)
+    ids = access.subtree_ids([org.id])
+    query = select(Transfer).where((Transfer.from_org_id.in_(ids)) | (Transfer.to_org_id.in_(ids)))
+    for name in ("status", "kind", "member_id"):
+        if filters.get(name) is not None:
+            query = query.where(getattr(Transfer, name) == filters[name])
+    return list(db.session.scalars(query.order_by(Transfer.id.desc()).limit(filters.get("limit") or 200)))
+
+
+@transactional
+def cancel_transfer(user, transfer_id: int, reason: str) -> Transfer:
+    """The starting side withdraws a pending transfer."""
+    transfer = get_visible(user, transfer_id)
+    access.require_admin(user, access.get_org(transfer.from_org_id or transfer.to_org_id))
+    instance = lock_row(ProcessInstance, transfer.instance_id, undefer=(ProcessInstance.state,))
+    db.session.refresh(transfer)
+    if transfer.status != "pending" or instance.status != "running":
+        raise ApiError("transfer_finished", 409, f"The transfer is already {transfer.status}.")
+    transfer.status, transfer.outcome_comment, transfer.completed_at = "cancelled", reason, utcnow()
+    runtime.cancel_instance(instance, user, reason)
+    return transfer
+
+
+def transfer_view(transfer: Transfer) -> dict:
+    """The transfer with its chain, open tasks and timeline."""
+    columns = {c.key: getattr(transfer, c.key) for c in Transfer.__table__.columns}
+    outside = {"out_of_system": "destination", "into_system": "origin"}.get(transfer.kind)
+    return {**columns, "destination": transfer.destination if outside == "destination" else None,
+            "origin": transfer.destination if outside == "origin" else None,
+            "member_name": _member_name(transfer), "chain": chains.chain_view(transfer),
+            "open_tasks": runtime.open_tasks(transfer.instance_id) if transfer.instance_id else [],
+            "timeline": runtime.timeline(transfer.instance_id)}
