@@ -47,6 +47,17 @@ def from_http_exception(error: HTTPException):
     return response
 
 
+def _out_of_range(error: Exception) -> bool:
+    """SQLite raises OverflowError for integers past 64 bits, Postgres a DataError (numeric value out of range)."""
+    from sqlalchemy.exc import DataError, StatementError
+    if isinstance(error, OverflowError):
+        return True
+    original = getattr(error, "orig", None)
+    if isinstance(error, StatementError) and isinstance(original, OverflowError):
+        return True
+    return isinstance(error, DataError) and getattr(original, "pgcode", None) == "22003"
+
+
 def register_error_handlers(app, db) -> None:
     """Install the handlers that turn every exception into problem+json."""
 
@@ -78,5 +89,7 @@ def register_error_handlers(app, db) -> None:
         if isinstance(error, HTTPException):
             return from_http_exception(error)
         db.session.rollback()
+        if _out_of_range(error):  # an id of 2**63 or more: no such row, not a server fault
+            return problem(422, "value_out_of_range", "A number in the request is too large.")
         log.exception("unhandled error")
         return problem(500, "internal_error", "An unexpected error occurred; it has been logged.")

@@ -49,5 +49,8 @@ class SmartphoneExempt(MethodView):
     @blp.arguments(SmartphoneExemptIn)
     @blp.response(200, SmartphoneExemptOut)
     def put(self, data, member_id):
-        """A platform admin sets (approved at once) or clears the flag; cancels any pending request."""
+        """A platform admin sets (approved at once) or clears the flag; cancels any pending request.
+
+        409 request_pending if a request was asked for while this ran (try again).
+        """
         return exemptions.set_exempt(current_user(), member_id, data["exempt"])

@@ -14,13 +14,19 @@ class Flows(MethodView):
     @blp.arguments(FlowIn)
     @blp.response(201, FlowOut)
     def post(self, data):
-        """Register a flow-out (the member's branch) or flow-in (the hosting branch); 409 flow_exists."""
+        """Register a flow-out (the member's branch) or flow-in (the hosting branch).
+
+        The caller's right over the registering branch is checked first: a flow-out for a member the caller does
+        not administer is 404 member_not_found; a flow-in is 403 unless the caller administers the host. 422
+        org_retired for a retired branch; 409 flow_exists (one active flow-out per member, one active flow-in per
+        member and host). A flow-in notifies the member's own branch (flow_in_registered).
+        """
         return flows.create_flow(current_user(), data)
 
     @blp.arguments(FlowQuery, location="query")
     @blp.response(200, FlowOut(many=True))
     def get(self, query):
-        """Flows registered by the org and its subtree (admins only)."""
+        """Flows registered by the org and its subtree (admins only); member_name only for members you may see."""
         return flows.list_flows(current_user(), query)
 
 

@@ -25,7 +25,8 @@ class FlowIn(Schema):
 class FlowOut(Schema):
     id = fields.Integer()
     member_id = fields.Integer()
-    member_name = fields.String(allow_none=True)
+    member_name = fields.String(allow_none=True, metadata={
+        "description": "null unless the caller may see the member (themself, or an admin of their branch or above)"})
     org_id = fields.Integer()
     direction = fields.String()
     destination = fields.String()
@@ -72,7 +73,8 @@ class ExemptionOut(Schema):
     requested_by = fields.Integer(allow_none=True)
     created_at = ChinaDateTime()
     decided_at = ChinaDateTime(allow_none=True)
-    decision_comment = fields.String(allow_none=True)
+    decision_comment = fields.String(allow_none=True, metadata={
+        "description": "the superior's comment; for a cancelled request, why it was cancelled"})
 
 
 class ExemptionDetailOut(ExemptionOut):

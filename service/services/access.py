@@ -79,8 +79,10 @@ def children(org: Org) -> list[Org]:
 
 def subtree_ids(root_ids: list[int]) -> list[int]:
     """The given orgs and everything below them."""
-    ids, frontier = list(root_ids), list(root_ids)
-    while frontier:
-        frontier = list(db.session.scalars(select(Org.id).where(Org.parent_id.in_(frontier))))
+    ids, frontier = list(dict.fromkeys(root_ids)), list(dict.fromkeys(root_ids))
+    seen = set(ids)
+    while frontier:  # `seen` keeps a corrupted tree (a cycle) from looping forever
+        frontier = [o for o in db.session.scalars(select(Org.id).where(Org.parent_id.in_(frontier))) if o not in seen]
+        seen.update(frontier)
         ids.extend(frontier)
     return ids

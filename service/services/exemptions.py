@@ -18,6 +18,7 @@ from .flows import china_today
 
 PROCESS_KEY = "smartphone_exempt"
 ELIGIBLE_AGE = 60
+DIRECT_SETTING = "平台管理员直接设置"
 
 
 class ExemptionSubject:
@@ -165,33 +166,53 @@ def cancel_request(user, request_id: int) -> dict:
 def _cancel(request: ExemptionRequest, user, reason: str) -> bool:
     """Cancel the request and its process if it is still pending once its instance is locked."""
     # The order a task completion locks in (instance, then the request), and decide only under the lock.
-    instance = lock_row(ProcessInstance, request.instance_id, undefer=(ProcessInstance.state,))
+    instance = lock_row(ProcessInstance, request.instance_id, undefer=(ProcessInstance.state,)) \
+        if request.instance_id is not None else None
     db.session.refresh(request)
     if request.status != "pending":
         return False
-    request.status = "cancelled"
-    runtime.cancel_instance(instance, user, reason)
+    request.status, request.decision_comment = "cancelled", reason
+    if instance is not None and instance.status == "running":
+        runtime.cancel_instance(instance, user, reason)
     return True
+
+
+def cancel_for_member(member_id: int, user, reason: str) -> None:
+    """Cancel the member's pending request, if any (they transferred, left, or were deleted); user may be None.
+
+    Runs inside the caller's transaction and commits nothing. It locks the request's process instance, then
+    re-reads the request: a task completion's order. A completion that approves goes on to update the member row,
+    so a caller should call this before it locks the member row itself; one that already holds that lock can
+    deadlock with a superior approving at that moment (Postgres then aborts one of the two).
+    """
+    pending = _pending(member_id)
+    if pending is not None:
+        _cancel(pending, user, reason)
+
+
+def erase_personal(member_id: int) -> None:
+    """A purged member: the free text of their requests (note, decision_comment) is blanked."""
+    for request in db.session.scalars(select(ExemptionRequest).where(ExemptionRequest.member_id == member_id)):
+        request.note, request.decision_comment = None, None
 
 
 @transactional
 def set_exempt(user, member_id: int, exempt: bool) -> Member:
     """A platform admin sets (approved at once) or clears the flag; any pending request is cancelled."""
     access.require_platform_admin(user)
-    _cancel_pending(user, member_id)  # lock order as a task completion's: the instance, then the member
+    cancel_for_member(member_id, user, DIRECT_SETTING)  # the instance before the member, as a task completion locks
     member = _locked_member(member_id)
-    _cancel_pending(user, member_id)  # one asked for between the first look and the lock
+    late = _pending(member_id)
+    if late is not None:
+        # Asked for between the cancel above and the member lock. Cancelling it now would lock its instance after
+        # the member row, the reverse of a completion that approves (instance, then the member): refuse instead.
+        raise ApiError("request_pending", 409, f"Member {member_id} was just asked for ({late.id}); try again.",
+                       request_id=late.id)
     if member.deleted_at is not None:
         raise ApiError("member_deleted", 422, f"Member {member.id} is in the history library.")
     member.smartphone_exempt = exempt
     member.smartphone_exempt_approved_at = utcnow() if exempt else None
     return member
-
-
-def _cancel_pending(user, member_id: int) -> None:
-    pending = _pending(member_id)
-    if pending is not None:
-        _cancel(pending, user, "平台管理员直接设置")
 
 
 def exemption_view(request: ExemptionRequest) -> dict:

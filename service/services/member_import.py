@@ -1,18 +1,15 @@
 """Importing a branch's members from a spreadsheet (CSV or xlsx), each with a login account."""
 import csv
 import io
-import os
 import re
 import secrets
 import warnings
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import islice
 from typing import NamedTuple
 
-from flask import current_app
 from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -32,6 +29,8 @@ MAX_UNZIPPED = 100 * 1024 * 1024  # an xlsx is a zip: refuse bombs before openpy
 MAX_COLUMNS = 60
 ZIP_MAGIC, OLE_MAGIC = b"PK\x03\x04", b"\xd0\xcf\x11\xe0"
 PASSWORD_LETTERS, PASSWORD_DIGITS, PASSWORD_SYMBOLS = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ", "23456789", "#$%&*+-=?@"
+
+GENERATED_HASH = "pbkdf2:sha256:5000"  # for random one-time passwords only; see _hashes
 
 
 class Column(NamedTuple):
@@ -94,8 +93,7 @@ def import_members(user, org_id: int, file, initial_password: str | None = None)
     if initial_password:
         check_password_policy(initial_password)
     rows = _parse_rows(read_table(file), _groups(branch))
-    _check_unique(rows, Member.phone, "phone", "phone_taken", "phone number")
-    _check_unique(rows, Member.id_number, "id_number", "id_number_taken", "ID number")
+    _check_numbers(rows)
     _check_usernames([r for r in rows if not r.errors])
     good = [r for r in rows if not r.errors]
     try:
@@ -113,6 +111,7 @@ def _target_branch(user, org_id: int) -> Org:
     access.require_admin(user, org)
     if org.kind != "branch":
         raise ApiError("invalid_org", 422, "Members belong to a branch (党支部).", errors={"org_id": ["not a branch"]})
+    access.require_active(org)
     return org
 
 
@@ -319,17 +318,28 @@ PARSERS = {"name": _name, "phone": _phone, "id_number": _id_number, "group": Non
            "smartphone_exempt": _yes_no}
 
 
-def _check_unique(rows: list[_Row], column, name: str, code: str, noun: str) -> None:
-    """A number may appear once in the file and must not belong to any member already (deleted ones too)."""
-    first: dict[str, _Row] = {}
-    for row in rows:
-        value = row.values.get(name)
-        if value and value in first:
-            row.fail(name, code, f"The {noun} is also on row {first[value].number}.")
-        elif value:
-            first[value] = row
-    for value, org_name in _holders(column, list(first)).items():
-        first[value].fail(name, code, f"The {noun} already belongs to a member of {org_name}.")
+NUMBERS = ((Member.phone, "phone", "phone_taken", "phone number"),
+           (Member.id_number, "id_number", "id_number_taken", "ID number"))
+
+
+def _check_numbers(rows: list[_Row]) -> None:
+    """Phone and ID numbers must belong to no member already (deleted ones too) and to one imported row."""
+    for column, name, code, noun in NUMBERS:
+        values = {r.values[name] for r in rows if r.values.get(name)}
+        for value, org_name in _holders(column, sorted(values)).items():
+            for row in rows:
+                if row.values.get(name) == value:
+                    row.fail(name, code, f"The {noun} already belongs to a member of {org_name}.")
+    claimed: dict[tuple[str, str], _Row] = {}
+    for row in rows:  # only a row that will be imported may claim a number from the rows after it
+        if row.errors:
+            continue
+        for _, name, code, noun in NUMBERS:
+            earlier = claimed.get((name, row.values.get(name))) if row.values.get(name) else None
+            if earlier is not None:
+                row.fail(name, code, f"The {noun} is also on row {earlier.number}.")
+        if not row.errors:
+            claimed.update({(name, row.values[name]): row for _, name, _, _ in NUMBERS if row.values.get(name)})
 
 
 def _holders(column, values: list[str]) -> dict[str, str]:
@@ -391,14 +401,17 @@ def _accounts(pairs: list[tuple[_Row, Member]], branch: Org, initial_password: s
 
 
 def _hashes(passwords: list[str], shared: bool) -> list[str]:
-    """One hash for a shared initial password; generated ones hashed on every core (scrypt is slow on purpose)."""
+    """A shared initial password (chosen by a person) gets the slow configured hash, once.
+
+    Generated ones are random 12-character strings (about 60 bits) that must be changed at the first login, where
+    they are re-hashed with the configured method: a slow hash adds nothing against guessing them, and scrypt
+    per row would make an import of a few thousand members take minutes while holding the write lock.
+    """
     if not passwords:
         return []
     if shared:
         return [hash_password(passwords[0])] * len(passwords)
-    method = current_app.config["PASSWORD_HASH_METHOD"]
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:  # hashlib.scrypt releases the GIL
-        return list(pool.map(lambda p: generate_password_hash(p, method=method), passwords))
+    return [generate_password_hash(p, method=GENERATED_HASH) for p in passwords]
 
 
 def random_password() -> str:

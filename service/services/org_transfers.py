@@ -3,14 +3,14 @@
 Both parents' admins approve (or, when asked, their nearest common ancestor); completion re-parents the org
 and re-routes the open superior tasks of its meetings, so inboxes follow the new tree at once.
 """
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ..database import lock_row, transactional, utcnow
 from ..errors import ApiError
 from ..extensions import db
 from ..models import HumanTask, Meeting, Member, Org, OrgTransfer, ProcessInstance, Transfer
 from ..models.orgs import ALLOWED_PARENTS
-from . import access, chains, membership, notifications, runtime
+from . import access, chains, flows, membership, notifications, runtime
 from .definitions import latest_enabled
 from .transfers import move_account_grants
 
@@ -45,9 +45,7 @@ def create_org_transfer(user, data: dict) -> OrgTransfer:
         raise ApiError("org_not_found", 404, f"Organisation {data['org_id']} does not exist.")
     access.require_admin(user, org)
     access.require_active(org, "org_id")
-    if db.session.scalars(select(OrgTransfer.id).where(OrgTransfer.org_id == org.id,
-                                                       OrgTransfer.status == "pending")).first():
-        raise ApiError("org_transfer_pending", 409, f"Organisation {org.id} already has a pending move or merge.")
+    _require_not_reorganising(org.id)
     move = OrgTransfer(kind=data["kind"], org_id=org.id, from_parent_id=org.parent_id, reason=data["reason"],
                        requested_by=user.id, status="pending", step=0)
     if data["kind"] == "move":
@@ -55,6 +53,7 @@ def create_org_transfer(user, data: dict) -> OrgTransfer:
         move.new_parent_id = target.id
     else:
         target = _check_merge(org, data)
+        _require_not_reorganising(target.id)
         move.into_org_id = target.id
     parents = [access.get_org(org.parent_id) if org.parent_id else None,
                target if data["kind"] == "move" else access.get_org(target.parent_id)]
@@ -65,6 +64,16 @@ def create_org_transfer(user, data: dict) -> OrgTransfer:
     move.instance_id = runtime.start_instance(latest_enabled(PROCESS_KEY, category="transfer"), "org_transfer",
                                               move, user, {"kind": move.kind}).id
     return move
+
+
+def _require_not_reorganising(org_id: int) -> None:
+    """One reorganisation at a time per org: being moved, merged away, or merged into."""
+    pending = db.session.scalars(select(OrgTransfer.id).where(
+        OrgTransfer.status == "pending",
+        (OrgTransfer.org_id == org_id) | (OrgTransfer.into_org_id == org_id))).first()
+    if pending is not None:
+        raise ApiError("org_transfer_pending", 409, f"Organisation {org_id} is already in a pending move or merge "
+                       f"({pending}).", org_transfer_id=pending)
 
 
 def _check_move(org: Org, data: dict) -> Org:
@@ -124,42 +133,68 @@ def _require_quiet(move: OrgTransfer) -> None:
 
 
 def _complete(move: OrgTransfer) -> None:
-    org = lock_row(Org, move.org_id)
+    org = _lock_involved(move)
     _require_quiet(move)
+    old_reviewers = [o.id for o in chains.reviewers_above(org)]
     if move.kind == "move":
         target = access.get_org(move.new_parent_id)
         access.require_active(target, "new_parent_id")
         if target.id in access.subtree_ids([org.id]):
             raise ApiError("invalid_parent", 409, "The new parent has since been moved under this organisation.")
-        old_reviewers = [o.id for o in chains.reviewers_above(org)]
         org.parent_id = target.id
         db.session.flush()
-        _reroute(org, old_reviewers)
     else:
-        _merge(org, access.get_org(move.into_org_id))
+        into = access.get_org(move.into_org_id)
+        access.require_active(into, "into_org_id")
+        _merge(org, into)
+    _reroute(org if move.kind == "move" else access.get_org(move.into_org_id), old_reviewers)
     move.status, move.completed_at = "completed", utcnow()
+
+
+def _lock_involved(move: OrgTransfer) -> Org:
+    """Lock the orgs whose place in the tree this decides, in id order (two opposite moves then serialise)."""
+    target = access.get_org(move.new_parent_id or move.into_org_id)
+    ids = {move.org_id, target.id, *(a.id for a in access.ancestors(target))}
+    for org_id in sorted(ids):
+        lock_row(Org, org_id)
+    return db.session.get(Org, move.org_id)
 
 
 def _merge(org: Org, into: Org) -> None:
     for group in list(db.session.scalars(select(Org).where(Org.parent_id == org.id))):
         group.parent_id = into.id
-    for member in list(db.session.scalars(select(Member).where(Member.org_id == org.id, Member.deleted_at.is_(None)))):
+    for member in list(db.session.scalars(select(Member).where(Member.org_id == org.id))):
+        if member.deleted_at is not None:  # the history library goes along, so the branch can still restore them
+            member.org_id = into.id
+            continue
         group_id = member.group_id
         membership.move(member, into.id, "merge")
         member.group_id = group_id  # the groups came along
         move_account_grants(member, org.id, into.id)
+    flows.rehome(org.id, into.id)
     org.retired_at, org.merged_into_id = utcnow(), into.id
 
 
 def _reroute(org: Org, old_reviewers: list[int]) -> None:
-    """Open superior tasks about the moved subtree now wait for the new superiors."""
+    """Open superior tasks about the org's subtree now wait for the superiors of the new tree."""
     ids = access.subtree_ids([org.id])
-    rows = db.session.scalars(select(HumanTask).join(Meeting, Meeting.id == HumanTask.subject_id).where(
-        HumanTask.subject_kind == "meeting", HumanTask.state == "open", Meeting.org_id.in_(ids)))
+    rows = db.session.execute(select(HumanTask.id, Meeting.org_id).join(
+        Meeting, Meeting.id == HumanTask.subject_id).where(
+        HumanTask.subject_kind == "meeting", HumanTask.state == "open", HumanTask.role == "superior_admin",
+        Meeting.org_id.in_(ids))).all()
+    by_target: dict[int, list[int]] = {}
+    for task_id, meeting_org in rows:  # few distinct branches, many tasks: one UPDATE per new superior
+        superior = access.superior_of(access.branch_of(db.session.get(Org, meeting_org)))
+        by_target.setdefault(superior.id if superior else None, []).append(task_id)
+    for target, task_ids in by_target.items():
+        for start in range(0, len(task_ids), 1000):
+            db.session.execute(update(HumanTask).where(HumanTask.id.in_(task_ids[start:start + 1000]),
+                                                       HumanTask.org_id.is_distinct_from(target))
+                               .values(org_id=target, assignee_id=None).execution_options(synchronize_session=False))
     others = db.session.scalars(select(HumanTask).where(
         HumanTask.state == "open", HumanTask.org_id.in_(old_reviewers),
         HumanTask.subject_kind.not_in(("meeting", *CHAIN_KINDS))))
-    for task in [*rows, *others]:
+    for task in list(others):  # e.g. exemption requests: few; each subject knows its own routing
         subject = runtime.SUBJECTS[task.subject_kind].load(task.subject_id)
         org_id, assignee = runtime.SUBJECTS[task.subject_kind].resolve_lane(subject, task.role)
         if org_id != task.org_id:

@@ -5,7 +5,7 @@ from datetime import date
 from sqlalchemy import select
 
 from ..auth import check_password_policy, hash_password
-from ..database import transactional, utcnow
+from ..database import lock_row, transactional, utcnow
 from ..errors import ApiError
 from ..extensions import db
 from ..models import Member, Org, RoleGrant, User
@@ -157,6 +157,7 @@ def update_member(user, member_id: int, data: dict) -> Member:
                        errors={"org_id": ["not editable; start a transfer"]})
     if not data:
         raise ApiError("no_changes", 422, "Nothing to change.")
+    member = lock_row(Member, member.id)  # a transfer completing meanwhile must not leave a group of the old branch
     if member.deleted_at is not None:
         raise ApiError("member_deleted", 409, "The member is in the history library; restore them first.")
     _check_edit(member, data)

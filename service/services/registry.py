@@ -9,7 +9,7 @@ from ..database import CHINA, lock_row, transactional, utcnow
 from ..extensions import db
 from ..errors import ApiError
 from ..models import Member, Notification, Org, Transfer, User
-from . import access, member_import, membership, people
+from . import access, departures, flows, exemptions, member_import, membership, people
 from .meeting_export import _safe
 
 PURGED_NAME = "（已清除）"
@@ -24,7 +24,8 @@ LIBRARY_HEADERS = ("删除时间", "删除原因")
 @transactional
 def delete_member(user, member_id: int, reason: str | None) -> None:
     """Move a member into the history library; their account stops working."""
-    member = _locked(people.get_administered_member(user, member_id))
+    member = people.get_administered_member(user, member_id)
+    _require_may_disable(user, member)
     if member.deleted_at is not None:
         raise ApiError("already_deleted", 409, "The member is already in the history library.")
     pending = db.session.scalars(select(Transfer.id).where(Transfer.member_id == member.id,
@@ -32,8 +33,23 @@ def delete_member(user, member_id: int, reason: str | None) -> None:
     if pending is not None:
         raise ApiError("transfer_pending", 409, "The member has a pending transfer; finish or cancel it first.",
                        transfer_id=pending)
+    # The exemption request's instance is locked before the member row, the order task completion uses.
+    departures.member_left(member, user, f"移入党员历史库：{reason or ''}".rstrip("："))
+    member = _locked(member)
     member.deleted_at, member.deleted_reason = utcnow(), reason or None
     membership.close_period(member, "deleted")
+    departures.release_claims(departures.account_of(member), everything=True)
+
+
+def _require_may_disable(user, member: Member) -> None:
+    """Deleting disables the member's account: only someone who could have granted all its roles may do that."""
+    account = db.session.get(User, departures.account_of(member)) if departures.account_of(member) else None
+    for grant in account.grants if account else []:
+        allowed = access.is_platform_admin(user) if grant.role == "platform_admin" else (
+            grant.org_id is None or access.administers(user, access.get_org(grant.org_id)))
+        if not allowed:
+            raise ApiError("forbidden", 403, "The member's account holds rights beyond what you administer; "
+                           "ask an administrator above you to delete this member.")
 
 
 @transactional
@@ -64,6 +80,9 @@ def purge_member(user, member_id: int) -> None:
     member.purged_at = utcnow()
     for transfer in db.session.scalars(select(Transfer).where(Transfer.member_id == member.id)):
         transfer.member_data = None  # the registration copy of an into-system transfer holds the same data
+        transfer.reason = PURGED_NAME
+    flows.erase_personal(member.id)
+    exemptions.erase_personal(member.id)
     account = db.session.scalars(select(User).where(User.member_id == member.id)).first()
     if account is not None:
         _delete_account(account)

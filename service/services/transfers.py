@@ -3,19 +3,18 @@
 While a transfer is pending the member stays with (and is the responsibility of) the sending branch;
 only completion moves them, in the same transaction as the last approval.
 """
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from ..database import lock_row, transactional, utcnow
 from ..errors import ApiError
 from ..extensions import db
-from ..models import Attendance, Meeting, Member, Org, ProcessInstance, RoleGrant, Transfer, User
-from . import access, chains, membership, notifications, runtime
+from ..models import Member, Org, OrgTransfer, ProcessInstance, RoleGrant, Transfer
+from . import access, chains, departures, membership, notifications, runtime
 from .definitions import latest_enabled
 from .people import _require_free_phone
 
 PROCESS_KEY = "member_transfer"
-UPCOMING = ("created", "notified")  # meetings not yet held: a member who leaves is no longer expected there
 
 
 class TransferSubject(chains.ChainSubject):
@@ -58,11 +57,16 @@ def create_transfer(user, data: dict) -> Transfer:
 
 
 def _from_branch(user, data: dict) -> Transfer:
-    member = lock_row(Member, data["member_id"])  # two requests for one member queue here
+    member = db.session.get(Member, data["member_id"])
     if member is None or member.purged_at is not None:
         raise ApiError("member_not_found", 404, f"Member {data['member_id']} does not exist.")
-    sending = access.get_org(member.org_id)
-    access.require_admin(user, sending)
+    access.require_admin(user, access.get_org(member.org_id))
+    # Branch, then member: the order a merge's completion takes, so the two serialise instead of deadlocking.
+    sending = lock_row(Org, member.org_id)
+    member = lock_row(Member, member.id)  # two requests for one member queue here
+    if member.org_id != sending.id:
+        raise ApiError("member_moved", 409, "The member has just moved to another branch; try again.")
+    _require_no_reorganisation(sending)
     if member.deleted_at is not None:
         raise ApiError("member_deleted", 422, "The member is in the history library; restore them first.")
     _require_none_pending(member.id)
@@ -73,6 +77,7 @@ def _from_branch(user, data: dict) -> Transfer:
         if receiving.id == sending.id:
             raise ApiError("same_org", 422, "The member already belongs to that branch.",
                            errors={"to_org_id": ["the member's own branch"]})
+        _require_no_reorganisation(receiving)
         transfer.to_org_id, transfer.chain = receiving.id, chains.between(sending, receiving)
     else:
         transfer.destination = _required_text(data, "destination", "the organisation outside the system")
@@ -97,6 +102,16 @@ def _into_system(user, data: dict) -> Transfer:
                         member_data=_jsonable(person), chain=[superior.id], status="pending", step=0)
     db.session.add(transfer)
     return transfer
+
+
+def _require_no_reorganisation(branch: Org) -> None:
+    """A chain is computed from today's tree: not while the branch is being merged or merged into."""
+    pending = db.session.scalars(select(OrgTransfer.id).where(
+        OrgTransfer.status == "pending", OrgTransfer.kind == "merge",
+        (OrgTransfer.org_id == branch.id) | (OrgTransfer.into_org_id == branch.id))).first()
+    if pending is not None:
+        raise ApiError("org_transfer_pending", 409, f"{branch.name} is being merged (organisation transfer "
+                       f"{pending}); transfer members after it completes.", org_transfer_id=pending)
 
 
 def _receiving_branch(org_id) -> Org:
@@ -133,8 +148,10 @@ def _complete(transfer: Transfer) -> None:
     if transfer.kind == "into_system":
         member = _register(transfer)
     else:
+        # An exemption request's instance is locked before the member row, the order task completion uses.
+        departures.member_left(db.session.get(Member, transfer.member_id), None,
+                               "组织关系转接" if transfer.kind == "in_system" else "转出系统外")
         member = lock_row(Member, transfer.member_id)
-        _leave_upcoming_meetings(member)
         old_org = member.org_id
         if transfer.kind == "in_system":
             membership.move(member, transfer.to_org_id, "transfer", transfer.id)
@@ -161,28 +178,18 @@ def _register(transfer: Transfer) -> Member:
     return member
 
 
-def _leave_upcoming_meetings(member: Member) -> None:
-    upcoming = select(Meeting.id).where(Meeting.org_id.in_(_branch_and_groups(member.org_id)),
-                                        Meeting.status.in_(UPCOMING))
-    db.session.execute(delete(Attendance).where(Attendance.member_id == member.id,
-                                                Attendance.meeting_id.in_(upcoming)))
-
-
-def _branch_and_groups(branch_id: int) -> list[int]:
-    return [branch_id, *db.session.scalars(select(Org.id).where(Org.parent_id == branch_id))]
-
-
 def move_account_grants(member: Member, old_org: int, new_org: int | None) -> None:
     """The member's account follows them: its member role moves; admin rights over the old branch end."""
-    account = db.session.scalars(select(User.id).where(User.member_id == member.id)).first()
+    account = departures.account_of(member)
     if account is None:
         return
-    grants = select(RoleGrant.id).where(RoleGrant.user_id == account, RoleGrant.org_id == old_org)
-    if new_org is not None:
-        db.session.execute(update(RoleGrant).where(RoleGrant.id.in_(grants), RoleGrant.role == "member")
-                           .values(org_id=new_org).execution_options(synchronize_session=False))
-    db.session.execute(delete(RoleGrant).where(RoleGrant.id.in_(grants), RoleGrant.org_id == old_org)
+    db.session.execute(delete(RoleGrant).where(RoleGrant.user_id == account, RoleGrant.org_id == old_org)
                        .execution_options(synchronize_session=False))
+    if new_org is not None and not db.session.scalars(select(RoleGrant.id).where(
+            RoleGrant.user_id == account, RoleGrant.role == "member", RoleGrant.org_id == new_org)).first():
+        db.session.add(RoleGrant(user_id=account, role="member", org_id=new_org))
+        db.session.flush()
+    departures.release_claims(account, everything=new_org is None)
     db.session.expire_all()
 
 

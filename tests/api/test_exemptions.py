@@ -1,10 +1,12 @@
 """使用智能手机不便: the branch asks, the superior approves in its inbox; a platform admin may set it directly."""
 from datetime import date
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, update
 
+from service.database import transaction
 from service.extensions import db
-from service.models import ExemptionRequest, Member
+from service.models import ExemptionRequest, Member, ProcessInstance, User
 from service.services import exemptions
 
 from .helpers import assert_problem
@@ -187,3 +189,122 @@ def test_a_branch_under_the_committee_goes_to_the_committee_and_lists_filter(wor
     dangwei.ok("post", f"/api/tasks/{asked_b['open_tasks'][0]['id']}/complete", {"approved": True})
     assert [r["id"] for r in dangwei.ok("get", "/api/exemption-requests?status=approved")] == [asked_b["id"]]
     assert [r["id"] for r in world.admin.ok("get", "/api/exemption-requests?status=pending")] == [asked_a["id"]]
+
+
+# --- called by other services: the member moves on or is purged; lock order -------------------------------------
+
+
+def _request(app, request_id) -> ExemptionRequest:
+    with app.app_context():
+        request = db.session.get(ExemptionRequest, request_id)
+        db.session.expunge(request)
+        return request
+
+
+def test_cancel_for_member_cancels_the_pending_request_and_its_task(world, clean_app):
+    member_id = world.ids["members_a"][1]
+    asked = _ask(world, member_id)
+    with clean_app.app_context(), transaction():
+        exemptions.cancel_for_member(member_id, None, "组织关系转接")  # the system: no user
+    cancelled = world.users["sec_a"].ok("get", f"/api/exemption-requests/{asked['id']}")
+    assert cancelled["status"] == "cancelled" and cancelled["decision_comment"] == "组织关系转接"
+    assert cancelled["open_tasks"] == [] and _inbox(world.users["zongzhi"]) == []
+    last = cancelled["timeline"][-1]
+    assert last["kind"] == "cancelled" and last["comment"] == "组织关系转接"
+    assert_problem(world.users["zongzhi"].post(f"/api/tasks/{asked['open_tasks'][0]['id']}/complete",
+                                               {"approved": True}), 409, "task_not_open")
+    with clean_app.app_context(), transaction():
+        exemptions.cancel_for_member(member_id, None, "删除")  # nothing pending: nothing happens
+        exemptions.cancel_for_member(9999, None, "删除")
+    assert _request(clean_app, asked["id"]).decision_comment == "组织关系转接"
+    withdrawn = world.users["sec_a"].ok("post", f"/api/exemption-requests/{_ask(world, member_id)['id']}/cancel")
+    assert withdrawn["decision_comment"] == "支部撤回申请"  # every cancel says why
+
+
+def test_cancel_for_member_leaves_a_decided_request_alone(world, clean_app):
+    member_id = world.ids["members_a"][2]
+    asked = _ask(world, member_id)
+    world.users["zongzhi"].ok("post", f"/api/tasks/{asked['open_tasks'][0]['id']}/complete",
+                              {"approved": False, "comment": "可正常使用"})
+    with clean_app.app_context(), transaction():
+        exemptions.cancel_for_member(member_id, None, "删除")
+    decided = _request(clean_app, asked["id"])
+    assert decided.status == "rejected" and decided.decision_comment == "可正常使用"
+
+
+def test_cancel_for_member_runs_in_the_callers_transaction_and_commits_nothing(world, clean_app):
+    member_id = world.ids["members_a"][1]
+    asked = _ask(world, member_id)
+    with pytest.raises(RuntimeError):
+        with clean_app.app_context(), transaction():
+            db.session.get(Member, member_id).phone = "13999999999"  # the caller's own work in the same transaction
+            admin = db.session.scalars(select(User).where(User.username == "admin")).first()  # an acting user
+            exemptions.cancel_for_member(member_id, admin, "组织关系转接")
+            raise RuntimeError("the caller fails after the cancel")
+    assert _request(clean_app, asked["id"]).status == "pending"
+    assert _member(clean_app, member_id).phone != "13999999999"
+    assert len(_inbox(world.users["zongzhi"])) == 1
+
+
+def test_a_cancel_decides_on_the_request_as_read_under_the_instance_lock(world, clean_app, monkeypatch):
+    member_id = world.ids["members_a"][1]
+    asked = _ask(world, member_id)
+    locked, real_lock = [], exemptions.lock_row
+
+    def lock_then_decided_elsewhere(model, row_id, **kw):
+        locked.append(model.__name__)
+        row = real_lock(model, row_id, **kw)
+        if model is ProcessInstance:  # a completion committed just before this lock was granted
+            db.session.execute(update(ExemptionRequest).where(ExemptionRequest.id == asked["id"])
+                               .values(status="approved").execution_options(synchronize_session=False))
+        return row
+
+    monkeypatch.setattr(exemptions, "lock_row", lock_then_decided_elsewhere)
+    with clean_app.app_context(), transaction():
+        exemptions.cancel_for_member(member_id, None, "删除")
+    assert locked == ["ProcessInstance"]
+    request = _request(clean_app, asked["id"])
+    assert request.status == "approved" and request.decision_comment is None  # re-read: not cancelled after all
+
+
+def test_setting_the_flag_locks_the_instance_before_the_member(world, clean_app, monkeypatch):
+    member_id = world.ids["members_a"][1]
+    asked = _ask(world, member_id)
+    locked, real_lock = [], exemptions.lock_row
+    monkeypatch.setattr(exemptions, "lock_row",
+                        lambda model, row_id, **kw: locked.append(model.__name__) or real_lock(model, row_id, **kw))
+    world.admin.ok("put", f"/api/members/{member_id}/smartphone-exempt", {"exempt": True})
+    assert locked == ["ProcessInstance", "Member"]
+    cancelled = _request(clean_app, asked["id"])
+    assert cancelled.status == "cancelled" and cancelled.decision_comment == "平台管理员直接设置"
+
+
+def test_a_request_asked_for_while_the_flag_is_set_is_refused_not_locked_late(world, clean_app, monkeypatch):
+    member_id = world.ids["members_a"][1]
+    late = _ask(world, member_id)
+    # As if the request had been asked for between set_exempt's cancel and its member lock.
+    monkeypatch.setattr(exemptions, "cancel_for_member", lambda member_id, user, reason: None)
+    body = assert_problem(world.admin.put(f"/api/members/{member_id}/smartphone-exempt", {"exempt": True}),
+                          409, "request_pending")
+    assert body["request_id"] == late["id"]
+    assert _request(clean_app, late["id"]).status == "pending"
+    assert _member(clean_app, member_id).smartphone_exempt_approved_at is None
+    monkeypatch.undo()
+    assert world.admin.ok("put", f"/api/members/{member_id}/smartphone-exempt", {"exempt": True})["smartphone_exempt"]
+    assert _request(clean_app, late["id"]).status == "cancelled"
+
+
+def test_erase_personal_blanks_the_free_text_of_a_purged_members_requests(world, clean_app):
+    member_id, other = world.ids["members_a"][1], world.ids["members_a"][2]
+    rejected = _ask(world, member_id, note="患有眼疾，视力很差")
+    world.users["zongzhi"].ok("post", f"/api/tasks/{rejected['open_tasks'][0]['id']}/complete",
+                              {"approved": False, "comment": "眼疾已治愈"})
+    pending = _ask(world, member_id, note="行动不便")
+    kept = _ask(world, other, note="另一名党员")
+    with clean_app.app_context(), transaction():
+        exemptions.erase_personal(member_id)
+    for request_id in (rejected["id"], pending["id"]):
+        request = _request(clean_app, request_id)
+        assert request.note is None and request.decision_comment is None
+    assert _request(clean_app, rejected["id"]).status == "rejected"  # the outcome stays, the words go
+    assert _request(clean_app, kept["id"]).note == "另一名党员"

@@ -8,7 +8,8 @@ from sqlalchemy import func, select, update
 from service import scheduler
 from service.database import transaction
 from service.extensions import db
-from service.models import Member, MemberFlow, Notification
+from service.models import FlowReport, Member, MemberFlow, Notification, Org
+from service.services import flows as flow_service
 
 from .helpers import assert_problem
 
@@ -45,6 +46,42 @@ def _set(app, flow_id: int, **values) -> None:
         db.session.execute(update(MemberFlow).where(MemberFlow.id == flow_id).values(**values))
 
 
+def _branch_c(world) -> dict:
+    """A third branch under the 党委, with a member and an admin ('sec_c')."""
+    admin = world.admin
+    branch = admin.ok("post", "/api/orgs", {"name": "C支部", "kind": "branch", "parent_id": world.ids["committee"]},
+                      201)["id"]
+    member = admin.ok("post", "/api/members", {"name": "C党员", "phone": "13900000003", "org_id": branch,
+                                               "category": "full", "joined_at": "2015-07-01"}, 201)["id"]
+    admin.ok("post", "/api/users", {"username": "sec_c", "password": "Passw0rd!x", "member_id": None,
+                                    "roles": [{"role": "org_admin", "org_id": branch}]}, 201)
+    api = admin.as_user("sec_c", "Passw0rd!x")
+    api.ok("post", "/api/auth/password", {"old_password": "Passw0rd!x", "new_password": "Passw0rd!x2"}, 204)
+    world.users["sec_c"] = api
+    world.ids.update(branch_c=branch, member_c=member)
+    return world.ids
+
+
+def _flows_of(app, member_id: int) -> list[MemberFlow]:
+    with app.app_context():
+        rows = list(db.session.scalars(select(MemberFlow).where(MemberFlow.member_id == member_id)
+                                       .order_by(MemberFlow.id)))
+        for row in rows:
+            db.session.expunge(row)
+        return rows
+
+
+def _report_notes(app, flow_id: int) -> list[tuple[str, int | None]]:
+    with app.app_context():
+        return [(r.note, r.recorded_by) for r in db.session.scalars(
+            select(FlowReport).where(FlowReport.flow_id == flow_id).order_by(FlowReport.id))]
+
+
+def _retire(app, org_id: int) -> None:
+    with app.app_context(), transaction():
+        db.session.get(Org, org_id).retired_at = datetime.now(timezone.utc)
+
+
 def _count(app, flow_id: int) -> int:
     with app.app_context():
         return db.session.scalar(select(func.count()).select_from(Notification).where(
@@ -72,8 +109,8 @@ def test_a_branch_registers_a_flow_out_of_its_member(world):
 
 def test_only_the_members_own_branch_registers_a_flow_out(world):
     member = world.ids["members_a"][1]
-    assert_problem(world.users["sec_b"].post("/api/flows", _flow_body(member)), 403, "forbidden")
-    assert_problem(world.users["m1"].post("/api/flows", _flow_body(member)), 403, "forbidden")
+    assert_problem(world.users["sec_b"].post("/api/flows", _flow_body(member)), 404, "member_not_found")  # not theirs
+    assert_problem(world.users["m1"].post("/api/flows", _flow_body(member)), 403, "forbidden")  # sees only themself
     body = assert_problem(world.users["sec_a"].post("/api/flows", _flow_body(member, org_id=world.ids["branch_b"])),
                           422, "invalid_org")
     assert "org_id" in body["errors"]
@@ -83,7 +120,8 @@ def test_only_the_members_own_branch_registers_a_flow_out(world):
 
 def test_a_host_branch_registers_a_flow_in_of_another_branchs_member(world):
     flow = _in(world)
-    assert flow["direction"] == "in" and flow["org_id"] == world.ids["branch_b"] and flow["member_name"] == "丙"
+    assert flow["direction"] == "in" and flow["org_id"] == world.ids["branch_b"]
+    assert flow["member_name"] is None  # the host does not administer 丙's branch: no name (see below)
     assert _ids(world.users["sec_b"].ok("get", "/api/flows")) == [flow["id"]]
     assert world.users["sec_a"].ok("get", "/api/flows") == []  # registered by B, listed by B
     assert world.users["sec_a"].ok("get", f"/api/flows/{flow['id']}")["id"] == flow["id"]  # the home branch sees it
@@ -91,8 +129,8 @@ def test_a_host_branch_registers_a_flow_in_of_another_branchs_member(world):
     sec_b = world.users["sec_b"]
     body = assert_problem(sec_b.post("/api/flows", _flow_body(member, direction="in")), 422, "validation_error")
     assert "org_id" in body["errors"]
-    assert_problem(sec_b.post("/api/flows", _flow_body(member, direction="in", org_id=world.ids["branch_a"])),
-                   422, "same_branch")
+    assert_problem(world.users["sec_a"].post("/api/flows", _flow_body(
+        member, direction="in", org_id=world.ids["branch_a"])), 422, "same_branch")
     assert_problem(world.users["dangwei"].post("/api/flows", _flow_body(
         member, direction="in", org_id=world.ids["general"])), 422, "invalid_org")
     assert_problem(world.users["sec_a"].post("/api/flows", _flow_body(
@@ -127,6 +165,186 @@ def test_filters_by_direction_and_activity(world):
     assert _ids(dangwei.ok("get", "/api/flows?active=true")) == [running["id"], hosted["id"]]
     assert _ids(dangwei.ok("get", "/api/flows?active=false")) == [over["id"]]
     assert _ids(dangwei.ok("get", f"/api/flows?org_id={world.ids['branch_b']}")) == [hosted["id"]]
+
+
+# --- flow-in: who may register it, and what the host learns ------------------------------------------------------
+
+
+def test_a_flow_in_is_unique_per_host_so_a_rogue_host_blocks_no_one(world):
+    ids = _branch_c(world)
+    member = ids["members_a"][2]
+    rogue = _in(world)  # branch B claims to host 丙
+    real = world.users["sec_c"].ok("post", "/api/flows", _flow_body(member, direction="in", org_id=ids["branch_c"]),
+                                   201)
+    assert real["org_id"] == ids["branch_c"] and real["id"] != rogue["id"]
+    body = assert_problem(world.users["sec_b"].post("/api/flows", _flow_body(member, direction="in",
+                                                                             org_id=ids["branch_b"])),
+                          409, "flow_exists")
+    assert body["flow_id"] == rogue["id"]  # a host is only ever told about its own flow
+    body = assert_problem(world.users["sec_c"].post("/api/flows", _flow_body(member, direction="in",
+                                                                             org_id=ids["branch_c"])),
+                          409, "flow_exists")
+    assert body["flow_id"] == real["id"]
+    assert _out(world, member_index=2)["active"] is True  # the home branch's flow-out is another matter
+
+
+def test_the_host_gets_no_name_of_a_member_it_cannot_see(world):
+    flow = _in(world)  # 丙 of branch A, hosted by B
+    sec_b = world.users["sec_b"]
+    assert flow["member_name"] is None
+    assert [f["member_name"] for f in sec_b.ok("get", "/api/flows")] == [None]
+    assert sec_b.ok("get", f"/api/flows/{flow['id']}")["member_name"] is None
+    for name in ("sec_a", "zongzhi", "dangwei", "m2"):  # the home branch, its superiors, the member themself
+        assert world.users[name].ok("get", f"/api/flows/{flow['id']}")["member_name"] == "丙"
+    assert world.users["dangwei"].ok("get", "/api/flows")[0]["member_name"] == "丙"
+    assert world.admin.ok("get", "/api/flows")[0]["member_name"] == "丙"
+    sec_b.ok("post", f"/api/flows/{flow['id']}/reports", {"note": "在B支部参加学习"}, 201)
+    assert sec_b.ok("post", f"/api/flows/{flow['id']}/end", {})["member_name"] is None
+    own = world.users["sec_b"].ok("post", "/api/flows", _flow_body(world.ids["member_b"]), 201)
+    assert own["member_name"] == "B党员"  # B's own member: named
+
+
+def test_the_home_branch_hears_of_a_flow_in(world):
+    flow = _in(world)
+    [notice] = _notices(world.users["sec_a"], "flow_in_registered")
+    assert notice["subject"] == {"kind": "flow", "id": flow["id"]}
+    assert "丙" in notice["title"] and "B支部" in notice["title"] and "B支部" in notice["body"]
+    assert world.users["sec_a"].ok("get", f"/api/flows/{notice['subject']['id']}")["direction"] == "in"
+    for name in ("sec_b", "zongzhi", "dangwei", "m2"):  # only the admins of the member's own branch
+        assert _notices(world.users[name], "flow_in_registered") == []
+    _out(world, member_index=3)
+    assert len(_notices(world.users["sec_a"], "flow_in_registered")) == 1  # a flow-out tells no one
+
+
+def test_rights_on_the_registering_branch_are_checked_before_anything_about_the_member(world, clean_app):
+    ids = world.ids
+    sec_b, sec_a = world.users["sec_b"], world.users["sec_a"]
+    member = ids["members_a"][1]
+    for body in (_flow_body(member), _flow_body(member, org_id=ids["branch_b"]),
+                 _flow_body(member, org_id=ids["branch_a"]), _flow_body(9999)):
+        problem = assert_problem(sec_b.post("/api/flows", body), 404, "member_not_found")  # same for all four
+        assert "errors" not in problem and str(ids["branch_a"]) not in problem["detail"]
+    problem = assert_problem(sec_a.post("/api/flows", _flow_body(member, org_id=ids["branch_b"])), 422, "invalid_org")
+    assert str(ids["branch_a"]) not in str(problem)  # a wrong org_id is refused without naming the member's branch
+    # A flow-in: the host is checked first, so a caller who does not administer it learns nothing of the member.
+    for target in (member, 9999):
+        assert_problem(sec_b.post("/api/flows", _flow_body(target, direction="in", org_id=ids["branch_a"])),
+                       403, "forbidden")
+    assert_problem(sec_b.post("/api/flows", _flow_body(member, direction="in", org_id=9999)), 404, "org_not_found")
+    assert_problem(sec_b.post("/api/flows", _flow_body(9999, direction="in", org_id=ids["branch_b"])),
+                   404, "member_not_found")
+    with clean_app.app_context(), transaction():
+        db.session.get(Member, ids["members_a"][4]).deleted_at = datetime.now(timezone.utc)
+    deleted = _flow_body(ids["members_a"][4], direction="in", org_id=ids["branch_b"])
+    assert_problem(sec_b.post("/api/flows", deleted), 404, "member_not_found")  # B can't see A's history library
+    assert_problem(world.users["dangwei"].post("/api/flows", deleted), 422, "member_deleted")  # above both: told
+    assert _notices(sec_a, "flow_in_registered") == []
+
+
+def test_a_retired_branch_neither_hosts_nor_registers_flows(world, clean_app):
+    _retire(clean_app, world.ids["branch_b"])
+    body = assert_problem(world.users["dangwei"].post("/api/flows", _flow_body(
+        world.ids["members_a"][2], direction="in", org_id=world.ids["branch_b"])), 422, "org_retired")
+    assert "org_id" in body["errors"]
+    assert_problem(world.users["sec_b"].post("/api/flows", _flow_body(world.ids["member_b"])), 422, "org_retired")
+    _retire(clean_app, world.ids["branch_a"])
+    assert_problem(world.users["sec_a"].post("/api/flows", _flow_body(world.ids["members_a"][1])), 422, "org_retired")
+    with clean_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(MemberFlow)) == 0
+
+
+# --- called by other services: a member moves on, a branch merges, a member is purged ------------------------------
+
+
+def test_end_for_member_ends_every_open_flow_of_the_member_and_says_why(world, clean_app):
+    member = world.ids["members_a"][2]
+    over = _out(world, member_index=2, to_date=_day(-1), from_days=-30)  # past to_date, never ended
+    out, hosted = _out(world, member_index=2), _in(world)
+    other = _out(world, member_index=1)
+    world.users["m2"].ok("post", f"/api/flows/{out['id']}/reports", {"note": "按时报告"}, 201)
+    before = world.users["m2"].ok("get", f"/api/flows/{out['id']}")["last_reported_at"]
+    with clean_app.app_context(), transaction():
+        assert flow_service.end_for_member(member, "组织关系转接") == 3
+    with clean_app.app_context(), transaction():
+        assert flow_service.end_for_member(member, "组织关系转接") == 0  # nothing open any more
+    assert all(f.ended_at is not None for f in _flows_of(clean_app, member))
+    [(report, by), system] = _report_notes(clean_app, out["id"])
+    assert report == "按时报告" and by is not None and system == ("流动结束：组织关系转接", None)
+    assert _report_notes(clean_app, hosted["id"]) == [("流动结束：组织关系转接", None)]
+    ended = world.users["m2"].ok("get", f"/api/flows/{out['id']}")
+    assert ended["active"] is False and ended["last_reported_at"] == before  # the system's note is no report
+    assert_problem(world.users["m2"].post(f"/api/flows/{over['id']}/reports", {"note": "x"}), 409, "flow_ended")
+    assert world.users["sec_a"].ok("get", f"/api/flows/{other['id']}")["active"] is True  # another member's: kept
+
+
+def test_end_for_member_commits_nothing_itself(world, clean_app):
+    flow = _out(world)
+    try:
+        with clean_app.app_context(), transaction():
+            assert flow_service.end_for_member(world.ids["members_a"][1], "删除") == 1
+            raise RuntimeError("the caller fails later")
+    except RuntimeError:
+        pass
+    assert world.users["sec_a"].ok("get", f"/api/flows/{flow['id']}")["ended_at"] is None
+    assert _report_notes(clean_app, flow["id"]) == []
+
+
+def test_rehome_gives_a_merged_branchs_flows_to_the_branch_it_went_into(world, clean_app):
+    ids = _branch_c(world)
+    sec_a, sec_b = world.users["sec_a"], world.users["sec_b"]
+    b_out = sec_b.ok("post", "/api/flows", _flow_body(ids["member_b"]), 201)  # B's member away: moves to A
+    b_hosts_a = _in(world, member_index=2)  # B hosts 丙 of A: after the merge A would host its own member
+    b_hosts_c = sec_b.ok("post", "/api/flows", _flow_body(ids["member_c"], direction="in", org_id=ids["branch_b"]),
+                         201)  # A hosts C党员 too: A's own flow-in is kept, B's is ended
+    a_hosts_c = sec_a.ok("post", "/api/flows", _flow_body(ids["member_c"], direction="in", org_id=ids["branch_a"]),
+                         201)
+    a_hosts_b = sec_a.ok("post", "/api/flows", _flow_body(ids["member_b"], direction="in", org_id=ids["branch_a"]),
+                         201)  # B's member hosted by A: pointless once B merged into A
+    b_old = _in(world, member_index=3)
+    sec_b.ok("post", f"/api/flows/{b_old['id']}/end", {})
+    c_hosts_a = world.users["sec_c"].ok("post", "/api/flows", _flow_body(
+        ids["members_a"][5], direction="in", org_id=ids["branch_c"]), 201)  # neither A's nor B's: untouched
+    with clean_app.app_context(), transaction():
+        assert flow_service.rehome(ids["branch_b"], ids["branch_a"]) == 4
+    listed = {f["id"]: f for f in world.users["dangwei"].ok("get", f"/api/flows?org_id={ids['branch_a']}")}
+    assert set(listed) == {b_out["id"], b_hosts_a["id"], b_hosts_c["id"], a_hosts_c["id"], a_hosts_b["id"],
+                           b_old["id"]}
+    assert world.users["dangwei"].ok("get", f"/api/flows?org_id={ids['branch_b']}") == []
+    assert {i for i, f in listed.items() if f["active"]} == {b_out["id"], a_hosts_c["id"]}
+    for flow_id in (b_hosts_a["id"], a_hosts_b["id"]):
+        assert _report_notes(clean_app, flow_id) == [("流动结束：支部合并后，接收支部即本人所在支部", None)]
+    assert _report_notes(clean_app, b_hosts_c["id"]) == [("流动结束：支部合并，接收支部已有该党员的流入登记", None)]
+    assert _report_notes(clean_app, b_old["id"]) == []  # already ended: moved, nothing added
+    sec_a.ok("post", f"/api/flows/{b_out['id']}/reports", {"note": "A支部接手跟进"}, 201)  # A now follows it up
+    assert world.users["sec_c"].ok("get", f"/api/flows/{c_hosts_a['id']}")["org_id"] == ids["branch_c"]
+    with clean_app.app_context(), transaction():
+        assert flow_service.rehome(ids["branch_b"], ids["branch_a"]) == 0
+
+
+def test_erase_personal_blanks_the_flows_of_a_purged_member(world, clean_app):
+    member = world.ids["members_a"][1]
+    first = _out(world)
+    world.users["m1"].ok("post", f"/api/flows/{first['id']}/reports", {"note": "在深圳某公司工作"}, 201)
+    world.users["sec_a"].ok("post", f"/api/flows/{first['id']}/end", {})
+    second = _out(world)
+    world.users["sec_a"].ok("post", f"/api/flows/{second['id']}/reports", {"note": "电话联系，家住某小区"}, 201)
+    other = _out(world, member_index=3)
+    with clean_app.app_context(), transaction():
+        flow_service.erase_personal(member)
+    for flow in _flows_of(clean_app, member):
+        assert (flow.contact, flow.destination) == ("（已清除）", "（已清除）") and flow.ended_at is not None
+    assert [n for n, _ in _report_notes(clean_app, first["id"])] == ["（已清除）"]  # ended before: no new note
+    assert [n for n, _ in _report_notes(clean_app, second["id"])] == ["（已清除）", "流动结束：党员信息已清除"]
+    kept = world.users["sec_a"].ok("get", f"/api/flows/{other['id']}")
+    assert kept["contact"] == "13800001111" and kept["active"] is True
+
+
+def test_a_purged_members_flows_carry_no_name(world, clean_app):
+    flow = _out(world)
+    with clean_app.app_context(), transaction():
+        db.session.get(Member, world.ids["members_a"][1]).purged_at = datetime.now(timezone.utc)
+    assert world.users["sec_a"].ok("get", f"/api/flows/{flow['id']}")["member_name"] is None
+    assert world.admin.ok("get", "/api/flows")[0]["member_name"] is None
 
 
 # --- reports and ending ------------------------------------------------------------------------------------------

@@ -170,3 +170,34 @@ def test_a_member_restored_after_a_merge_returns_to_the_branch_the_members_went_
     restored = w.users["zongzhi"].ok("post", f"/api/members/{member}/restore")
     assert restored["org_id"] == w.ids["branch_a"] and restored["deleted_at"] is None
     assert member in [m["id"] for m in w.users["sec_a"].ok("get", f"/api/members?org_id={w.ids['branch_a']}")]
+
+
+def test_one_reorganisation_at_a_time_and_never_into_a_retired_branch(world):
+    w = world
+    branch_d = _org(w, "D支部", "branch", w.ids["general"])
+    first = w.users["zongzhi"].ok("post", "/api/org-transfers", {"kind": "merge", "org_id": branch_d,
+                                                                  "into_org_id": w.ids["branch_a"],
+                                                                  "reason": "合并"}, 201)
+    for body in ({"kind": "merge", "org_id": w.ids["branch_a"], "into_org_id": w.ids["branch_b"]},
+                 {"kind": "merge", "org_id": w.ids["branch_b"], "into_org_id": branch_d}):
+        refused = w.users["dangwei"].post("/api/org-transfers", json={"reason": "x", **body})
+        assert assert_problem(refused, 409, "org_transfer_pending")["org_transfer_id"] == first["id"]
+    _approve(w.users["zongzhi"], first["id"])
+    refused = w.users["dangwei"].post("/api/org-transfers", json={"kind": "merge", "org_id": w.ids["branch_b"],
+                                                                  "into_org_id": branch_d, "reason": "x"})
+    assert_problem(refused, 422, "org_retired")
+
+
+def test_merge_reroutes_a_pending_exemption_request_to_the_new_superior(world):
+    w = world
+    # A member of branch B (under the 党委) asks for the exemption; B merges into A (under the 党总支).
+    request = w.users["sec_b"].ok("post", f"/api/members/{w.ids['member_b']}/exemption-requests",
+                                  {"reason": "health"}, 201)
+    assert request["open_tasks"][0]["org_id"] == w.ids["committee"]
+    merge = w.users["sec_b"].ok("post", "/api/org-transfers", {"kind": "merge", "org_id": w.ids["branch_b"],
+                                                                "into_org_id": w.ids["branch_a"],
+                                                                "reason": "合并"}, 201)
+    _approve(w.users["dangwei"], merge["id"])
+    _approve(w.users["zongzhi"], merge["id"])
+    moved = w.users["zongzhi"].ok("get", f"/api/exemption-requests/{request['id']}")
+    assert moved["open_tasks"][0]["org_id"] == w.ids["general"]

@@ -319,3 +319,53 @@ def test_patch_smartphone_exempt_approval(world):
     assert patch(sec, member, {"name": "丙丙"}).get_json()["smartphone_exempt_approved"] is True
     cleared = patch(sec, member, {"smartphone_exempt": False}).get_json()
     assert cleared["smartphone_exempt"] is False and cleared["smartphone_exempt_approved"] is False
+
+
+def test_a_branch_admin_cannot_disable_a_superiors_account(world):
+    w = world
+    member = w.ids["members_a"][4]  # 戊 has no account yet: give them the 党总支's administration
+    w.admin.ok("post", "/api/users", {"username": "zz_member", "password": "Passw0rd!x", "member_id": member,
+                                      "roles": [{"role": "org_admin", "org_id": w.ids["general"]}]}, 201)
+    assert_problem(remove(w.users["sec_a"], member), 403, "forbidden")
+    assert remove(w.users["zongzhi"], member).status_code == 204
+
+
+def test_a_deleted_member_leaves_the_meetings_not_yet_held(world):
+    from .helpers import future
+    w = world
+    meeting = w.users["sec_a"].ok("post", "/api/meetings", {"process_key": "branch_congress",
+                                                             "org_id": w.ids["branch_a"], "title": "大会",
+                                                             "scheduled_at": future(5)}, 201)
+    before = w.users["sec_a"].ok("get", f"/api/meetings/{meeting['id']}")["attendance"]
+    assert remove(w.users["sec_a"], w.ids["members_a"][2]).status_code == 204
+    after = w.users["sec_a"].ok("get", f"/api/meetings/{meeting['id']}")["attendance"]
+    assert (after["invited"], after["expected_voting"]) == (before["invited"] - 1, before["expected_voting"] - 1)
+
+
+def test_a_rejected_row_does_not_reserve_its_number_for_the_rows_after_it(world):
+    sec = world.users["sec_a"]
+    result = upload(sec, csv_bytes(",13711110000,,,正式党员,2010-07-01,,,,",
+                                   "好行,13711110000,,,正式党员,2010-07-01,,,,"), org_id=world.ids["branch_a"])
+    body = result.get_json()
+    assert body["created"] == 1 and [(e["row"], e["code"]) for e in body["errors"]] == [(2, "required")]
+
+
+def test_generated_passwords_still_log_in_and_must_be_changed(world):
+    sec = world.users["sec_a"]
+    body = upload(sec, csv_bytes("新人,13711112222,,,正式党员,2010-07-01,,,,"), org_id=world.ids["branch_a"]).get_json()
+    account = body["accounts"][0]
+    response = login(world.client, account["username"], account["initial_password"])
+    assert response.status_code == 200 and response.get_json()["must_change_password"] is True
+
+
+def test_no_import_into_a_retired_branch(world):
+    w = world
+    branch_d = w.admin.ok("post", "/api/orgs", {"name": "D支部", "kind": "branch", "parent_id": w.ids["general"]},
+                          201)["id"]
+    merge = w.users["zongzhi"].ok("post", "/api/org-transfers", {"kind": "merge", "org_id": branch_d,
+                                                                  "into_org_id": w.ids["branch_a"], "reason": "合并"},
+                                  201)
+    task = [t for t in w.users["zongzhi"].ok("get", "/api/tasks?state=open") if t["subject"]["id"] == merge["id"]][0]
+    w.users["zongzhi"].ok("post", f"/api/tasks/{task['id']}/complete", {"approved": True})
+    assert_problem(upload(w.users["zongzhi"], csv_bytes("x,13711113333,,,正式党员,2010-07-01,,,,"), org_id=branch_d),
+                   422, "org_retired")

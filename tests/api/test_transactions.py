@@ -107,3 +107,13 @@ def test_cancel_racing_an_approval_never_deadlocks_or_rewrites_the_outcome(world
         t.join(timeout=30)
     assert results == {"approve": 200, "cancel": (409, "meeting_finished")}, results
     assert sec.ok("get", f"/api/meetings/{meeting['id']}")["status"] == "completed"
+
+
+def test_ids_beyond_64_bits_are_a_clear_422_not_a_server_error(world):
+    huge = 2 ** 63
+    for response in (world.admin.get(f"/api/meetings/{huge}"), world.admin.get(f"/api/transfers/{huge}"),
+                     world.admin.post("/api/transfers", json={"member_id": huge, "to_org_id": 1, "reason": "x"}),
+                     world.admin.get(f"/api/members?org_id={huge}")):
+        assert response.status_code in (404, 422), response.get_json()
+        assert response.get_json()["code"] in ("value_out_of_range", "meeting_not_found", "transfer_not_found",
+                                               "member_not_found", "org_not_found")

@@ -328,3 +328,36 @@ def test_purging_a_registered_member_erases_the_registration_copy(world):
     w.admin.ok("post", f"/api/members/{member_id}/purge", status=204)
     view = w.admin.ok("get", f"/api/transfers/{started['id']}")
     assert view["member_data"] is None and "将清除" not in str(view)
+
+
+def test_an_admin_who_transfers_away_gives_back_the_tasks_they_claimed(world):
+    w = world
+    _user(w.admin, w, "sec_a2", [{"role": "org_admin", "org_id": w.ids["branch_a"]}])
+    from .helpers import future
+    meeting = w.users["sec_a"].ok("post", "/api/meetings", {"process_key": "branch_congress",
+                                                             "org_id": w.ids["branch_a"], "title": "大会",
+                                                             "scheduled_at": future(5)}, 201)
+    notify = meeting["open_tasks"][0]
+    w.users["sec_a"].ok("post", f"/api/tasks/{notify['id']}/claim")
+    started = w.users["sec_a2"].ok("post", "/api/transfers", {"member_id": w.ids["members_a"][0], "kind": "in_system",
+                                                               "to_org_id": w.ids["branch_b"], "reason": "调任"}, 201)
+    _approve_chain(w, started["id"], ["zongzhi", "dangwei"])
+    _act(w.users["sec_b"], started["id"], {"accepted": True})
+    assert w.users["sec_a"].ok("get", "/api/me")["roles"] == [{"role": "member", "org_id": w.ids["branch_b"]}]
+    assert_problem(w.users["sec_a"].post(f"/api/tasks/{notify['id']}/complete", json={}), 403, "not_candidate")
+    assert notify["id"] in [t["id"] for t in w.users["sec_a2"].ok("get", "/api/tasks?state=open")]
+    w.users["sec_a2"].ok("post", f"/api/tasks/{notify['id']}/complete", {})
+
+
+def test_no_transfer_while_the_branch_is_being_merged(world):
+    w = world
+    merge = w.users["sec_b"].ok("post", "/api/org-transfers", {"kind": "merge", "org_id": w.ids["branch_b"],
+                                                                "into_org_id": w.ids["branch_a"],
+                                                                "reason": "合并"}, 201)
+    blocked = w.users["sec_a"].post("/api/transfers", json={"member_id": w.ids["members_a"][1], "kind": "in_system",
+                                                            "to_org_id": w.ids["branch_b"], "reason": "x"})
+    assert assert_problem(blocked, 409, "org_transfer_pending")["org_transfer_id"] == merge["id"]
+    blocked = w.users["sec_a"].post("/api/transfers", json={"member_id": w.ids["members_a"][1],
+                                                            "kind": "out_of_system", "destination": "外省",
+                                                            "reason": "x"})
+    assert_problem(blocked, 409, "org_transfer_pending")
