@@ -182,10 +182,13 @@ def _reroute(org: Org, old_reviewers: list[int]) -> None:
         Meeting, Meeting.id == HumanTask.subject_id).where(
         HumanTask.subject_kind == "meeting", HumanTask.state == "open", HumanTask.role == "superior_admin",
         Meeting.org_id.in_(ids))).all()
-    by_target: dict[int, list[int]] = {}
-    for task_id, meeting_org in rows:  # few distinct branches, many tasks: one UPDATE per new superior
+    superiors: dict[int, int | None] = {}  # few distinct branches, many tasks: one UPDATE per new superior
+    for meeting_org in {m for _, m in rows}:
         superior = access.superior_of(access.branch_of(db.session.get(Org, meeting_org)))
-        by_target.setdefault(superior.id if superior else None, []).append(task_id)
+        superiors[meeting_org] = superior.id if superior else None
+    by_target: dict[int | None, list[int]] = {}
+    for task_id, meeting_org in rows:
+        by_target.setdefault(superiors[meeting_org], []).append(task_id)
     for target, task_ids in by_target.items():
         for start in range(0, len(task_ids), 1000):
             db.session.execute(update(HumanTask).where(HumanTask.id.in_(task_ids[start:start + 1000]),
