@@ -12,7 +12,7 @@ from ..database import lock_row, transactional, utcnow
 from ..errors import ApiError
 from ..extensions import db
 from ..models import ExemptionRequest, Member, Org, ProcessInstance
-from . import access, notifications, runtime
+from . import access, membership, notifications, runtime
 from .definitions import latest_enabled
 from .flows import china_today
 
@@ -79,6 +79,7 @@ def request_exemption(user, member_id: int, data: dict) -> dict:
         raise ApiError("member_deleted", 422, f"Member {member.id} is in the history library.")
     if member.smartphone_exempt_approved_at is not None:
         raise ApiError("already_approved", 409, f"Member {member.id} is already approved as 使用智能手机不便.")
+    membership.require_no_pending_transfer(member.id)  # its completion would leave the request with the old branch
     pending = _pending(member.id)
     if pending is not None:
         raise _pending_error(member.id, pending.id)

@@ -13,7 +13,7 @@ from ..database import lock_row, transactional, utcnow
 from ..errors import ApiError
 from ..extensions import db
 from ..models import FlowReport, Member, MemberFlow, Org
-from . import access, notifications
+from . import access, membership, notifications
 
 ERASED = "（已清除）"  # what a purge leaves in the flow's free-text fields and reports
 ENDED_NOTE = "流动结束：{reason}"  # the system's note (recorded_by null) when a flow ends because the member moved on
@@ -61,6 +61,7 @@ def create_flow(user, data: dict) -> dict:
     if data["to_date"] is not None and data["to_date"] < data["from_date"]:
         raise ApiError("invalid_dates", 422, "to_date must not be before from_date.",
                        errors={"to_date": ["must not be before from_date"]})
+    membership.require_no_pending_transfer(member.id)  # its completion ends the member's flows
     _require_no_active_flow(member, data["direction"], org)
     flow = MemberFlow(member_id=member.id, org_id=org.id, direction=data["direction"],
                       destination=data["destination"].strip(), from_date=data["from_date"], to_date=data["to_date"],

@@ -94,7 +94,6 @@ def import_members(user, org_id: int, file, initial_password: str | None = None)
         check_password_policy(initial_password)
     rows = _parse_rows(read_table(file), _groups(branch))
     _check_numbers(rows)
-    _check_usernames([r for r in rows if not r.errors])
     good = [r for r in rows if not r.errors]
     try:
         accounts = _insert(user, branch, good, initial_password)
@@ -323,23 +322,28 @@ NUMBERS = ((Member.phone, "phone", "phone_taken", "phone number"),
 
 
 def _check_numbers(rows: list[_Row]) -> None:
-    """Phone and ID numbers must belong to no member already (deleted ones too) and to one imported row."""
+    """Phone and ID numbers (and the usernames made of them) must be free, and on one imported row only."""
     for column, name, code, noun in NUMBERS:
         values = {r.values[name] for r in rows if r.values.get(name)}
         for value, org_name in _holders(column, sorted(values)).items():
             for row in rows:
                 if row.values.get(name) == value:
                     row.fail(name, code, f"The {noun} already belongs to a member of {org_name}.")
+    _check_taken_usernames([r for r in rows if not r.errors])
     claimed: dict[tuple[str, str], _Row] = {}
     for row in rows:  # only a row that will be imported may claim a number from the rows after it
         if row.errors:
             continue
-        for _, name, code, noun in NUMBERS:
-            earlier = claimed.get((name, row.values.get(name))) if row.values.get(name) else None
-            if earlier is not None:
-                row.fail(name, code, f"The {noun} is also on row {earlier.number}.")
+        keys = [(name, code, noun, row.values.get(name)) for _, name, code, noun in NUMBERS if row.values.get(name)]
+        keys += [("username", "username_taken", "username", row.username)] if row.username else []
+        for name, code, noun, value in keys:
+            earlier = claimed.get((name, value))
+            if earlier is not None and not (name == "username" and row.errors):  # one report for one number
+                field = _username_field(row) if name == "username" else name
+                row.fail(field, code, f"The {noun} {value if name == 'username' else ''} is also on row "
+                         f"{earlier.number}.".replace("  ", " "))
         if not row.errors:
-            claimed.update({(name, row.values[name]): row for _, name, _, _ in NUMBERS if row.values.get(name)})
+            claimed.update({(name, value): row for name, _, _, value in keys})
 
 
 def _holders(column, values: list[str]) -> dict[str, str]:
@@ -350,18 +354,12 @@ def _holders(column, values: list[str]) -> dict[str, str]:
     return found
 
 
-def _check_usernames(rows: list[_Row]) -> None:
-    first: dict[str, _Row] = {}
-    for row in rows:
-        name = row.username
-        if name and name in first:
-            row.fail(_username_field(row), "username_taken", f"The username {name} is also on row {first[name].number}.")
-        elif name:
-            first[name] = row
-    names = list(first)
+def _check_taken_usernames(rows: list[_Row]) -> None:
+    by_name = {r.username: r for r in rows if r.username}
+    names = list(by_name)
     for start in range(0, len(names), 500):
         for taken in db.session.scalars(select(User.username).where(User.username.in_(names[start:start + 500]))):
-            row = first[taken]
+            row = by_name[taken]
             row.fail(_username_field(row), "username_taken", f"The username {taken} is already taken.")
 
 

@@ -3,7 +3,8 @@ from sqlalchemy import select
 
 from ..database import utcnow
 from ..extensions import db
-from ..models import Member, MembershipPeriod
+from ..errors import ApiError
+from ..models import Member, MembershipPeriod, Transfer
 
 
 def open_period(member: Member, reason: str, transfer_id: int | None = None, at=None) -> MembershipPeriod:
@@ -34,3 +35,12 @@ def history(member: Member) -> list[MembershipPeriod]:
     """Every organisation the member belonged to, oldest first."""
     return list(db.session.scalars(select(MembershipPeriod).where(MembershipPeriod.member_id == member.id)
                                    .order_by(MembershipPeriod.started_at, MembershipPeriod.id)))
+
+
+def require_no_pending_transfer(member_id: int) -> None:
+    """409 while the member is being transferred (call with the member row locked)."""
+    pending = db.session.scalars(select(Transfer.id).where(
+        Transfer.member_id == member_id, Transfer.status == "pending")).first()
+    if pending is not None:
+        raise ApiError("transfer_pending", 409, f"The member has a pending transfer ({pending}); finish or cancel "
+                       "it first.", transfer_id=pending)

@@ -8,7 +8,8 @@ from sqlalchemy import select, update
 from ..database import lock_row, transactional, utcnow
 from ..errors import ApiError
 from ..extensions import db
-from ..models import HumanTask, Meeting, Member, Org, OrgTransfer, ProcessInstance, Transfer
+from ..models import (ExemptionRequest, HumanTask, Meeting, Member, Org, OrgTransfer, ProcessInstance,
+                      Transfer)
 from ..models.orgs import ALLOWED_PARENTS
 from . import access, chains, flows, membership, notifications, runtime
 from .definitions import latest_enabled
@@ -40,7 +41,10 @@ runtime.SUBJECTS["org_transfer"] = OrgTransferSubject()
 @transactional
 def create_org_transfer(user, data: dict) -> OrgTransfer:
     """Ask to move an org under a new parent, or to merge a branch into another."""
-    org = lock_row(Org, data["org_id"])
+    other = data.get("into_org_id") if data["kind"] == "merge" else None
+    for org_id in sorted({data["org_id"], *([other] if other is not None else [])}):
+        lock_row(Org, org_id)  # both sides of a merge, in id order: two chained merges cannot both start
+    org = db.session.get(Org, data["org_id"])
     if org is None:
         raise ApiError("org_not_found", 404, f"Organisation {data['org_id']} does not exist.")
     access.require_admin(user, org)
@@ -135,18 +139,20 @@ def _require_quiet(move: OrgTransfer) -> None:
 def _complete(move: OrgTransfer) -> None:
     org = _lock_involved(move)
     _require_quiet(move)
+    _lock_instances_in_flight(org, move)
     old_reviewers = [o.id for o in chains.reviewers_above(org)]
+    target = access.get_org(move.new_parent_id or move.into_org_id)
+    if target.retired_at is not None:
+        raise ApiError("target_retired", 409, f"{target.name} has since been merged into another branch; "
+                       "return this request (approved=false with a reason) and start a new one.")
     if move.kind == "move":
-        target = access.get_org(move.new_parent_id)
-        access.require_active(target, "new_parent_id")
         if target.id in access.subtree_ids([org.id]):
-            raise ApiError("invalid_parent", 409, "The new parent has since been moved under this organisation.")
+            raise ApiError("invalid_parent", 409, "The new parent has since been moved under this organisation; "
+                           "return this request.")
         org.parent_id = target.id
         db.session.flush()
     else:
-        into = access.get_org(move.into_org_id)
-        access.require_active(into, "into_org_id")
-        _merge(org, into)
+        _merge(org, target)
     _reroute(org if move.kind == "move" else access.get_org(move.into_org_id), old_reviewers)
     move.status, move.completed_at = "completed", utcnow()
 
@@ -160,12 +166,29 @@ def _lock_involved(move: OrgTransfer) -> Org:
     return db.session.get(Org, move.org_id)
 
 
+def _lock_instances_in_flight(org: Org, move: OrgTransfer) -> None:
+    """Lock, in id order, the instances whose tasks this re-routes, before any member or task row is touched.
+
+    Task completions lock their instance first too, so one in flight finishes (and its new tasks get re-routed)
+    instead of deadlocking against the members and tasks this updates.
+    """
+    ids = access.subtree_ids([org.id])
+    meetings = select(Meeting.instance_id).where(Meeting.org_id.in_(ids), Meeting.instance_id.is_not(None))
+    requests = select(ExemptionRequest.instance_id).join(Member, Member.id == ExemptionRequest.member_id).where(
+        ExemptionRequest.status == "pending", Member.org_id.in_(ids), ExemptionRequest.instance_id.is_not(None))
+    db.session.execute(select(ProcessInstance.id).where(
+        ProcessInstance.status == "running",
+        ProcessInstance.id.in_(meetings) | ProcessInstance.id.in_(requests))
+        .order_by(ProcessInstance.id).with_for_update()).all()
+
+
 def _merge(org: Org, into: Org) -> None:
     for group in list(db.session.scalars(select(Org).where(Org.parent_id == org.id))):
         group.parent_id = into.id
     for member in list(db.session.scalars(select(Member).where(Member.org_id == org.id))):
         if member.deleted_at is not None:  # the history library goes along, so the branch can still restore them
-            member.org_id = into.id
+            member.org_id, member.group_id, member.committee_role = into.id, None, None
+            move_account_grants(member, org.id, into.id)
             continue
         group_id = member.group_id
         membership.move(member, into.id, "merge")
@@ -192,6 +215,7 @@ def _reroute(org: Org, old_reviewers: list[int]) -> None:
     for target, task_ids in by_target.items():
         for start in range(0, len(task_ids), 1000):
             db.session.execute(update(HumanTask).where(HumanTask.id.in_(task_ids[start:start + 1000]),
+                                                       HumanTask.state == "open",
                                                        HumanTask.org_id.is_distinct_from(target))
                                .values(org_id=target, assignee_id=None).execution_options(synchronize_session=False))
     others = db.session.scalars(select(HumanTask).where(

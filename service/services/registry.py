@@ -3,12 +3,12 @@ import io
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 
 from ..database import CHINA, lock_row, transactional, utcnow
 from ..extensions import db
 from ..errors import ApiError
-from ..models import Member, Notification, Org, Transfer, User
+from ..models import ExemptionRequest, Member, MemberFlow, Notification, Org, Transfer, User
 from . import access, departures, flows, exemptions, member_import, membership, people
 from .meeting_export import _safe
 
@@ -26,13 +26,14 @@ def delete_member(user, member_id: int, reason: str | None) -> None:
     """Move a member into the history library; their account stops working."""
     member = people.get_administered_member(user, member_id)
     _require_may_disable(user, member)
+    branch_id = member.org_id
+    lock_row(Org, branch_id)  # branch, then member: the order transfers and merges take
+    db.session.refresh(member)
+    if member.org_id != branch_id:
+        raise ApiError("member_moved", 409, "The member has just moved to another branch; try again.")
     if member.deleted_at is not None:
         raise ApiError("already_deleted", 409, "The member is already in the history library.")
-    pending = db.session.scalars(select(Transfer.id).where(Transfer.member_id == member.id,
-                                                           Transfer.status == "pending")).first()
-    if pending is not None:
-        raise ApiError("transfer_pending", 409, "The member has a pending transfer; finish or cancel it first.",
-                       transfer_id=pending)
+    membership.require_no_pending_transfer(member.id)
     # The exemption request's instance is locked before the member row, the order task completion uses.
     departures.member_left(member, user, f"移入党员历史库：{reason or ''}".rstrip("："))
     member = _locked(member)
@@ -44,7 +45,7 @@ def delete_member(user, member_id: int, reason: str | None) -> None:
 def _require_may_disable(user, member: Member) -> None:
     """Deleting disables the member's account: only someone who could have granted all its roles may do that."""
     account = db.session.get(User, departures.account_of(member)) if departures.account_of(member) else None
-    for grant in account.grants if account else []:
+    for grant in [g for g in account.grants if g.role != "member"] if account else []:
         allowed = access.is_platform_admin(user) if grant.role == "platform_admin" else (
             grant.org_id is None or access.administers(user, access.get_org(grant.org_id)))
         if not allowed:
@@ -83,9 +84,21 @@ def purge_member(user, member_id: int) -> None:
         transfer.reason = PURGED_NAME
     flows.erase_personal(member.id)
     exemptions.erase_personal(member.id)
+    _erase_notices(member)
     account = db.session.scalars(select(User).where(User.member_id == member.id)).first()
     if account is not None:
         _delete_account(account)
+
+
+def _erase_notices(member: Member) -> None:
+    """Notices about the member's transfers, flows and exemption requests named them: blank those."""
+    about = [(kind, select(model.id).where(model.member_id == member.id))
+             for kind, model in (("transfer", Transfer), ("flow", MemberFlow), ("exemption", ExemptionRequest))]
+    db.session.execute(update(Notification).where(or_(*(
+        (Notification.subject_kind == kind) & Notification.subject_id.in_(ids) for kind, ids in about)))
+        .values(title=PURGED_NAME, body=None).execution_options(synchronize_session=False))
+    db.session.execute(delete(Notification).where(Notification.member_id == member.id)
+                       .execution_options(synchronize_session=False))
 
 
 def _locked(member: Member) -> Member:

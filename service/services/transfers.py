@@ -69,7 +69,7 @@ def _from_branch(user, data: dict) -> Transfer:
     _require_no_reorganisation(sending)
     if member.deleted_at is not None:
         raise ApiError("member_deleted", 422, "The member is in the history library; restore them first.")
-    _require_none_pending(member.id)
+    membership.require_no_pending_transfer(member.id)
     transfer = Transfer(kind=data["kind"], member_id=member.id, from_org_id=sending.id, reason=data["reason"],
                         requested_by=user.id, status="pending", step=0)
     if data["kind"] == "in_system":
@@ -89,6 +89,8 @@ def _from_branch(user, data: dict) -> Transfer:
 def _into_system(user, data: dict) -> Transfer:
     receiving = _receiving_branch(data.get("to_org_id"))
     access.require_admin(user, receiving)
+    receiving = lock_row(Org, receiving.id)
+    _require_no_reorganisation(receiving)
     person = data.get("member")
     if not person:
         raise ApiError("validation_error", 422, "Give the member being registered.",
@@ -135,14 +137,6 @@ def _jsonable(person: dict) -> dict:
     return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in person.items()}
 
 
-def _require_none_pending(member_id: int) -> None:
-    pending = db.session.scalars(select(Transfer.id).where(
-        Transfer.member_id == member_id, Transfer.status == "pending")).first()
-    if pending is not None:
-        raise ApiError("transfer_pending", 409, f"The member already has a pending transfer ({pending}).",
-                       transfer_id=pending)
-
-
 def _complete(transfer: Transfer) -> None:
     """The last step approved: move the member (or register them, or let them go) now."""
     if transfer.kind == "into_system":
@@ -165,6 +159,9 @@ def _complete(transfer: Transfer) -> None:
 
 def _register(transfer: Transfer) -> Member:
     from datetime import date
+    if lock_row(Org, transfer.to_org_id).retired_at is not None:
+        raise ApiError("org_retired", 409, "The receiving branch has since been merged into another; return this "
+                       "transfer and register the member with the branch that took over.")
     person = dict(transfer.member_data)
     _require_free_phone(person.get("phone"))
     for name in ("joined_at", "birth_date"):
@@ -183,7 +180,8 @@ def move_account_grants(member: Member, old_org: int, new_org: int | None) -> No
     account = departures.account_of(member)
     if account is None:
         return
-    db.session.execute(delete(RoleGrant).where(RoleGrant.user_id == account, RoleGrant.org_id == old_org)
+    old_orgs = access.subtree_ids([old_org])  # the branch and its groups
+    db.session.execute(delete(RoleGrant).where(RoleGrant.user_id == account, RoleGrant.org_id.in_(old_orgs))
                        .execution_options(synchronize_session=False))
     if new_org is not None and not db.session.scalars(select(RoleGrant.id).where(
             RoleGrant.user_id == account, RoleGrant.role == "member", RoleGrant.org_id == new_org)).first():

@@ -201,3 +201,19 @@ def test_merge_reroutes_a_pending_exemption_request_to_the_new_superior(world):
     _approve(w.users["zongzhi"], merge["id"])
     moved = w.users["zongzhi"].ok("get", f"/api/exemption-requests/{request['id']}")
     assert moved["open_tasks"][0]["org_id"] == w.ids["general"]
+
+
+def test_a_deleted_secretary_of_a_merged_branch_comes_back_without_the_office(world):
+    w = world
+    branch_d = _org(w, "D支部", "branch", w.ids["general"])
+    secretary = w.admin.ok("post", "/api/members", {"name": "D书记", "phone": "13600000019", "org_id": branch_d,
+                                                    "category": "full", "joined_at": "1990-07-01",
+                                                    "committee_role": "secretary"}, 201)["id"]
+    assert w.admin.delete(f"/api/members/{secretary}").status_code == 204
+    merge = w.users["zongzhi"].ok("post", "/api/org-transfers", {"kind": "merge", "org_id": branch_d,
+                                                                  "into_org_id": w.ids["branch_a"],
+                                                                  "reason": "合并"}, 201)
+    _approve(w.users["zongzhi"], merge["id"])
+    restored = w.users["zongzhi"].ok("post", f"/api/members/{secretary}/restore")
+    assert restored["org_id"] == w.ids["branch_a"] and restored["committee_role"] is None
+    assert w.users["sec_a"].delete(f"/api/members/{secretary}").status_code == 204

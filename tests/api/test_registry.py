@@ -369,3 +369,15 @@ def test_no_import_into_a_retired_branch(world):
     w.users["zongzhi"].ok("post", f"/api/tasks/{task['id']}/complete", {"approved": True})
     assert_problem(upload(w.users["zongzhi"], csv_bytes("x,13711113333,,,正式党员,2010-07-01,,,,"), org_id=branch_d),
                    422, "org_retired")
+
+
+def test_purge_blanks_the_notices_that_named_the_member(world):
+    w = world
+    member = w.ids["members_a"][2]
+    w.users["sec_b"].ok("post", "/api/flows", {"member_id": member, "direction": "in", "org_id": w.ids["branch_b"],
+                                               "destination": "B支部所在地", "from_date": "2026-12-01",
+                                               "contact": "本人"}, 201)
+    assert any("丙" in n["title"] for n in w.users["sec_a"].ok("get", "/api/notifications"))
+    assert remove(w.users["sec_a"], member).status_code == 204
+    assert w.admin.post(f"/api/members/{member}/purge").status_code == 204
+    assert not any("丙" in (n["title"] + (n["body"] or "")) for n in w.users["sec_a"].ok("get", "/api/notifications"))

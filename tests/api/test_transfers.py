@@ -9,7 +9,7 @@ import pytest
 from service import scheduler
 from service.actions import transfer as transfer_actions
 from service.database import utcnow
-from service.services import transfers as transfer_service
+from service.services import membership
 
 from .conftest import _user
 from .helpers import Api, assert_problem
@@ -142,7 +142,7 @@ def test_second_transfer_of_a_member_is_refused_while_one_is_pending(world):
 
 def test_concurrent_transfers_of_one_member_let_exactly_one_through(world, clean_app, monkeypatch):
     w = world
-    barrier, check = threading.Barrier(2), transfer_service._require_none_pending
+    barrier, check = threading.Barrier(2), membership.require_no_pending_transfer
 
     def check_then_wait(member_id):
         check(member_id)
@@ -151,7 +151,7 @@ def test_concurrent_transfers_of_one_member_let_exactly_one_through(world, clean
         except threading.BrokenBarrierError:
             pass
 
-    monkeypatch.setattr(transfer_service, "_require_none_pending", check_then_wait)
+    monkeypatch.setattr(membership, "require_no_pending_transfer", check_then_wait)
     token = w.users["sec_a"].token
 
     def post(to_org):
@@ -361,3 +361,40 @@ def test_no_transfer_while_the_branch_is_being_merged(world):
                                                             "kind": "out_of_system", "destination": "外省",
                                                             "reason": "x"})
     assert_problem(blocked, 409, "org_transfer_pending")
+
+
+def test_nothing_new_starts_for_a_member_being_transferred(world):
+    w = world
+    member = w.ids["members_a"][2]
+    _start(w, member_index=2, to_org_id=w.ids["branch_b"])
+    assert_problem(w.users["sec_a"].post(f"/api/members/{member}/exemption-requests", json={"reason": "health"}),
+                   409, "transfer_pending")
+    assert_problem(w.users["sec_a"].post("/api/flows", json={"member_id": member, "direction": "out",
+                                                             "destination": "深圳", "from_date": "2026-12-01",
+                                                             "contact": "本人"}), 409, "transfer_pending")
+
+
+def test_into_system_waits_while_the_receiving_branch_is_being_merged(world):
+    w = world
+    w.users["sec_a"].ok("post", "/api/org-transfers", {"kind": "merge", "org_id": w.ids["branch_a"],
+                                                        "into_org_id": w.ids["branch_b"], "reason": "合并"}, 201)
+    person = {"name": "新人", "category": "full", "joined_at": "2012-07-01"}
+    refused = w.users["sec_a"].post("/api/transfers", json={"kind": "into_system", "to_org_id": w.ids["branch_a"],
+                                                            "origin": "外省", "reason": "调入", "member": person})
+    assert_problem(refused, 409, "org_transfer_pending")
+
+
+def test_admin_rights_over_the_old_branchs_groups_end_too(world):
+    w = world
+    group = w.admin.ok("post", "/api/orgs", {"name": "A一组", "kind": "group", "parent_id": w.ids["branch_a"]},
+                       201)["id"]
+    w.admin.ok("post", "/api/users", {"username": "grp_admin", "password": "Passw0rd!x",
+                                      "member_id": w.ids["members_a"][4],
+                                      "roles": [{"role": "org_admin", "org_id": group}]}, 201)
+    api = w.admin.as_user("grp_admin", "Passw0rd!x")
+    api.ok("post", "/api/auth/password", {"old_password": "Passw0rd!x", "new_password": "Passw0rd!x2"}, 204)
+    started = _start(w, member_index=4, to_org_id=w.ids["branch_b"])
+    _approve_chain(w, started["id"], ["zongzhi", "dangwei"])
+    _act(w.users["sec_b"], started["id"], {"accepted": True})
+    assert api.ok("get", "/api/me")["roles"] == [{"role": "member", "org_id": w.ids["branch_b"]}]
+    assert_problem(api.get(f"/api/members?org_id={group}"), 403, "forbidden")
