@@ -5,8 +5,12 @@ from .process import ProcessDefinition, ProcessInstance, HumanTask, TaskEvent, J
 from .meetings import Meeting, Attendance, Minutes, MinutesRevision, PeerAssessment, Attachment, Notification
 from .transfers import Transfer, OrgTransfer
 from .registry import MembershipPeriod, ExemptionRequest, MemberFlow, FlowReport
+from .scoring import (ScoreEvent, ScoreEntry, ScoreCounter, VideoProgress, VideoDay, ScoreRuleSetting, ScoreRuleAudit,
+                      IntegrationToken, DuesPayment, ScoreClaim, OrgScore, Leaderboard, ComplianceRow)
 
 __all__ = ["Org", "ORG_KINDS", "Member", "User", "RoleGrant", "ProcessDefinition", "ProcessInstance",
            "HumanTask", "TaskEvent", "JobLock", "Meeting", "Attendance", "Minutes",
            "MinutesRevision", "PeerAssessment", "Attachment", "Notification", "Transfer", "OrgTransfer",
-           "MembershipPeriod", "ExemptionRequest", "MemberFlow", "FlowReport"]
+           "MembershipPeriod", "ExemptionRequest", "MemberFlow", "FlowReport", "ScoreEvent", "ScoreEntry",
+           "ScoreCounter", "VideoProgress", "VideoDay", "ScoreRuleSetting", "ScoreRuleAudit", "IntegrationToken",
+           "DuesPayment", "ScoreClaim", "OrgScore", "Leaderboard", "ComplianceRow"]
