@@ -24,7 +24,8 @@ def submit(ctx, data):
     return {}
 
 
-@action("review.decide", DecideSchema, subject_kinds=("meeting", "transfer", "org_transfer", "exemption"))
+@action("review.decide", DecideSchema, subject_kinds=("meeting", "transfer", "org_transfer", "exemption",
+                                                       "score_claim"))
 def decide(ctx, data):
     """The superior approves, or returns with a reason (审核)."""
     return {"approved": data["approved"], "review_comment": data.get("comment")}

@@ -1,13 +1,13 @@
 """What follows a member out of a branch (transfer, leaving the system, the history library).
 
-Meetings not yet held stop expecting them, their 流动党员 record and pending exemption request end, and tasks
-their account claimed in orgs it no longer administers go back to the other candidates.
+Meetings not yet held stop expecting them; their 流动党员 record, pending exemption request and score claims end;
+tasks their account claimed in orgs it no longer administers go back to the other candidates.
 """
 from sqlalchemy import delete, select, update
 
 from ..extensions import db
 from ..models import Attendance, HumanTask, Meeting, Member, Org, RoleGrant, User
-from . import exemptions, flows
+from . import claims, exemptions, flows
 from .tasks import ADMIN_LANES
 
 UPCOMING = ("created", "notified")  # meetings not yet held
@@ -18,6 +18,7 @@ def member_left(member: Member, user, reason: str) -> None:
     leave_upcoming_meetings(member)
     flows.end_for_member(member.id, reason)
     exemptions.cancel_for_member(member.id, user, reason)
+    claims.cancel_for_member(member.id, user, reason)
 
 
 def leave_upcoming_meetings(member: Member) -> None:
