@@ -1,18 +1,25 @@
 """Bearer tokens, the per-request guard and the password policy."""
+import hashlib
 import re
+import secrets
 
 from flask import current_app, g, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .database import utcnow
+from .database import transactional, utcnow
 from .errors import ApiError
 from .extensions import db
-from .models import Member, User
+from .models import IntegrationToken, Member, User
+from .services.access import require_platform_admin
 
 PUBLIC_ENDPOINTS = {"/api/auth/login", "/api/openapi.json"}
 # Reachable while a password change is pending, so the client can find out and do it.
 PASSWORD_CHANGE_ENDPOINTS = {"/api/auth/password", "/api/me"}
+# An integration token (a learning platform, a dues system) reaches these and nothing else.
+INTEGRATION_PREFIX = "itk_"
+INTEGRATION_ENDPOINTS = {("POST", "/api/score-events"), ("POST", "/api/dues-payments")}
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -37,9 +44,14 @@ def _user_from_token(token: str) -> User:
     return user
 
 
-def current_user() -> User:
-    """The authenticated caller of this request."""
+def current_user() -> User | None:
+    """The authenticated caller of this request (None when an integration token called)."""
     return g.user
+
+
+def current_integration() -> IntegrationToken | None:
+    """The integration token this request came with, if any."""
+    return g.get("integration")
 
 
 def _is_public(path: str) -> bool:
@@ -56,7 +68,10 @@ def install_auth_guard(app) -> None:
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             raise ApiError("unauthenticated", 401, "Send 'Authorization: Bearer <access_token>'.")
-        g.user = _user_from_token(header[7:].strip())
+        token = header[7:].strip()
+        if token.startswith(INTEGRATION_PREFIX):
+            return _admit_integration(token)
+        g.user = _user_from_token(token)
         if g.user.locked_until and g.user.locked_until > utcnow():  # a lock also stops tokens already issued
             raise ApiError("account_locked", 423, "The account is locked.")
         require_enabled(g.user)
@@ -96,3 +111,49 @@ def hash_password(password: str) -> str:
 def verify_password(user: User, password: str) -> bool:
     """Check a password against the stored hash."""
     return check_password_hash(user.password_hash, password)
+
+
+# --- integration tokens: long-lived credentials for systems, stored as SHA-256 hashes ---------------------------
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _admit_integration(token: str) -> None:
+    """Authenticate an itk_ token (401 unknown or revoked) and confine it to its endpoints (403)."""
+    row = db.session.scalars(select(IntegrationToken).where(IntegrationToken.token_hash == _token_hash(token))).first()
+    if row is None or row.revoked_at is not None:
+        raise ApiError("invalid_token", 401, "The integration token is not valid or has been revoked.")
+    g.user, g.integration = None, row
+    if (request.method, request.path) not in INTEGRATION_ENDPOINTS:
+        raise ApiError("forbidden", 403, "An integration token may only post score events and dues payments.")
+
+
+@transactional
+def issue_integration_token(user: User, name: str) -> dict:
+    """A new token for a system; the plain token is in the answer this once, only its hash is kept."""
+    require_platform_admin(user)
+    token = INTEGRATION_PREFIX + secrets.token_urlsafe(32)
+    row = IntegrationToken(name=name, token_hash=_token_hash(token), created_by=user.id, created_at=utcnow())
+    db.session.add(row)
+    db.session.flush()
+    return {"id": row.id, "name": row.name, "created_by": row.created_by, "created_at": row.created_at,
+            "revoked_at": None, "token": token}
+
+
+def integration_tokens(user: User) -> list[IntegrationToken]:
+    """Every integration token, newest first (no secrets: only hashes are stored)."""
+    require_platform_admin(user)
+    return list(db.session.scalars(select(IntegrationToken).order_by(IntegrationToken.id.desc())))
+
+
+@transactional
+def revoke_integration_token(user: User, token_id: int) -> IntegrationToken:
+    """Revoke a token at once (its next request is 401); revoking twice keeps the first time."""
+    require_platform_admin(user)
+    row = db.session.get(IntegrationToken, token_id, with_for_update=True)
+    if row is None:
+        raise ApiError("token_not_found", 404, f"Integration token {token_id} does not exist.")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+    return row

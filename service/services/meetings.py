@@ -10,7 +10,7 @@ from ..errors import ApiError
 from ..extensions import db
 from ..models import Attendance, HumanTask, Meeting, Member, Minutes, Org, ProcessInstance
 from ..actions import meeting_data, minutes_data
-from . import access, notifications, runtime
+from . import access, notifications, runtime, scoring
 from .definitions import latest_enabled
 
 # Who is invited by default, per bundled meeting type; other types invite the whole branch.
@@ -63,6 +63,7 @@ class MeetingSubject:
             meeting_data.check_in_organiser(meeting, meeting_data.organiser_member(meeting))
         if meeting.status == "completed" and meeting.completed_at is None:
             meeting.completed_at = utcnow()
+            scoring.award_meeting(meeting)  # organisational-life points, in this same transaction
         for action in opened & WINDOW_NOTICES.keys():
             meeting_data.notify_invitees(meeting, *WINDOW_NOTICES[action])
 
