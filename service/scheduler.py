@@ -13,13 +13,15 @@ from rules.periods import CHINA
 from .database import lock_row, transaction, utcnow
 from .extensions import db
 from .models import Attendance, HumanTask, JobLock, Meeting, Member, MemberFlow, ProcessInstance
-from .services import flows, notifications, runtime
+from .services import compliance, flows, leaderboards, notifications, rollups, runtime
 
 log = logging.getLogger(__name__)
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
 LEASE_SECONDS = 120
 BATCH = 200  # ids read per short transaction
 MEETING_AHEAD = ("notified", "in_progress")  # announced and not yet held (not rescheduled, cancelled or done)
+NIGHTLY_LEASE_SECONDS = 3600  # a province's roll-up takes about a minute; the lease must outlast the run
+NIGHTLY_AT = {"hour": 1, "minute": 0}  # China time: after the day's points and meetings are in
 
 
 def acquire(name: str, lease_seconds: int) -> bool:
@@ -124,6 +126,24 @@ def remind_flow_reports() -> int | None:
                for row_id in _ids(MemberFlow, due))
 
 
+@leased("roll_up_scores", NIGHTLY_LEASE_SECONDS)
+def roll_up_scores() -> int | None:
+    """Snapshot every org's totals (OrgScore) for the nightly periods; rows written (None: another clock)."""
+    return rollups.snapshot_totals()
+
+
+@leased("compute_leaderboards", NIGHTLY_LEASE_SECONDS)
+def compute_leaderboards() -> int | None:
+    """Recompute the stored leaderboards of the nightly periods; boards written (None: another clock)."""
+    return leaderboards.snapshot_boards()
+
+
+@leased("snapshot_compliance", NIGHTLY_LEASE_SECONDS)
+def snapshot_compliance() -> int | None:
+    """Snapshot 督办达标 rows (ComplianceRow) for the nightly periods; rows written (None: another clock)."""
+    return compliance.snapshot()
+
+
 def _ids(model, conditions):
     """Ids of the matching rows, read in batches by id so that no job holds one long transaction."""
     last = 0
@@ -205,4 +225,8 @@ def run_clock() -> None:
     for fn in (fire_due_timers, mark_overdue_tasks, send_meeting_reminders, remind_flow_reports):
         scheduler.add_job(job(fn), "interval", seconds=app.config["CLOCK_INTERVAL_SECONDS"],
                           max_instances=1, coalesce=True)
+    # A clock that was down at 01:00 still runs them when it comes back the same morning.
+    for fn in (roll_up_scores, compute_leaderboards, snapshot_compliance):
+        scheduler.add_job(job(fn), "cron", **NIGHTLY_AT, timezone="Asia/Shanghai", id=fn.__name__, name=fn.__name__,
+                          max_instances=1, coalesce=True, misfire_grace_time=6 * 3600)
     scheduler.start()

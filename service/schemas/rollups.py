@@ -1,0 +1,73 @@
+"""Org totals, leaderboards and compliance at the boundary."""
+from marshmallow import Schema, fields, validate
+
+from .times import ChinaDateTime
+
+NOTICE_DOC = "points are a reference, never the only measure of a member (积分仅供参考)"
+
+
+def period_field(kinds: str = "a day 2026-11-18, a month 2026-11, a quarter 2026-Q4 or a year 2026"):
+    """A China-time period label; checked by the service (422 invalid_period, as for member scores)."""
+    return fields.String(load_default=None, metadata={"description": f"{kinds}; default this month (China time)"})
+
+
+class OrgTotalQuery(Schema):
+    period = period_field()
+
+
+class OrgTotalOut(Schema):
+    org_id = fields.Integer()
+    period = fields.String()
+    own = fields.Float(metadata={"description": "the org's own points (党委 and 党总支 usually earn none)"})
+    members_average = fields.Float(metadata={"description": "branch/group: members' total / members (approved "
+                                                            "smartphone exemptions left out); above: mean of the "
+                                                            "branch totals below"})
+    total = fields.Float()
+    computed_at = ChinaDateTime()
+    notice = fields.String(metadata={"description": NOTICE_DOC})
+
+
+class LeaderboardQuery(Schema):
+    org_id = fields.Integer(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(["member", "branch"]),
+                         metadata={"description": "member: by learning (教育学习) points; branch: by total"})
+    period = period_field()
+
+
+class LeaderboardRowOut(Schema):
+    rank = fields.Integer(metadata={"description": "equal points share a rank (1, 1, 3)"})
+    member_id = fields.Integer(metadata={"description": "member boards"})
+    org_id = fields.Integer(metadata={"description": "branch boards"})
+    name = fields.String()
+    points = fields.Raw(metadata={"description": "learning points (member) or branch total (branch)"})
+
+
+class LeaderboardOut(Schema):
+    org_id = fields.Integer()
+    kind = fields.String()
+    period = fields.String()
+    computed_at = ChinaDateTime(metadata={"description": "when the board was computed (nightly, or on first request)"})
+    notice = fields.String(metadata={"description": NOTICE_DOC})
+    rows = fields.List(fields.Nested(LeaderboardRowOut), metadata={"description": "at most 100"})
+
+
+class ComplianceQuery(Schema):
+    org_id = fields.Integer(required=True)
+    period = period_field("a month 2026-11, a quarter 2026-Q4 (with its months) or a year 2026 (with its quarters and months)")
+
+
+class ComplianceRowOut(Schema):
+    org_id = fields.Integer()
+    org_name = fields.String()
+    process_key = fields.String()
+    period = fields.String(metadata={"description": "the period this row is about (a month inside a quarter, ...)"})
+    required = fields.Integer()
+    held = fields.Integer(metadata={"description": "completed meetings scheduled in the period (China time)"})
+    status = fields.String(metadata={"description": "green: held >= required; red otherwise"})
+
+
+class ComplianceOut(Schema):
+    org_id = fields.Integer()
+    period = fields.String()
+    computed_at = ChinaDateTime()
+    rows = fields.List(fields.Nested(ComplianceRowOut))
