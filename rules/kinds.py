@@ -7,6 +7,9 @@ from .registry import RuleKind, register
 from .state import ScoreState, StateKeys
 
 
+DAY_SECONDS = 86_400
+
+
 @register("per_event")
 class PerEvent(RuleKind):
     """`points` per event (login, like, exam, meeting completions...); with min_seconds, only above it."""
@@ -40,7 +43,8 @@ class VideoProgress(RuleKind):
         state.video_positions[watched] = event.seconds
         today = (event.member_id, when.day)
         before = state.video_seconds.get(today, 0)
-        after = before + event.seconds - best
+        # A day holds at most 86,400 seconds of watching; the stored total stays within a 32-bit column.
+        after = min(before + event.seconds - best, DAY_SECONDS)
         state.video_seconds[today] = after
         return rule.points * (after // rule.unit_seconds - before // rule.unit_seconds)
 

@@ -32,7 +32,7 @@ def period_key(at: datetime, period: str) -> str:
 def parse_period(label: str) -> str:
     """Which kind of period a label names; ValueError for anything else."""
     for kind, pattern in _PATTERNS:
-        if pattern.match(label):
+        if pattern.fullmatch(label):
             period_bounds(label, kind)  # also rejects 2026-13 and 2026-02-30
             return kind
     raise ValueError(f"not a period: {label!r} (use 2026-11-18, 2026-W47, 2026-11, 2026-Q4 or 2026)")
@@ -40,7 +40,7 @@ def parse_period(label: str) -> str:
 
 def period_bounds(label: str, kind: str) -> tuple[datetime, datetime]:
     """[start, end) of a period in China time, as aware datetimes."""
-    numbers = [int(x) for x in dict(_PATTERNS)[kind].match(label).groups()]
+    numbers = [int(x) for x in dict(_PATTERNS)[kind].fullmatch(label).groups()]
     if kind == "day":
         start = datetime(*numbers, tzinfo=CHINA)
         return start, start + timedelta(days=1)

@@ -90,8 +90,8 @@ class ScoreRuleById(MethodView):
 class ScoreRuleAudit(MethodView):
     @blp.response(200, ScoreRuleAuditOut(many=True))
     def get(self, rule_id):
-        """Every change to the rule (who, when, before, after), newest first."""
-        return score_rules.audit(rule_id)
+        """Every change to the rule (who, when, before, after), newest first; platform admins only."""
+        return score_rules.audit(current_user(), rule_id)
 
 
 @blp.route("/dues-payments")

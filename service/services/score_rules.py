@@ -108,8 +108,9 @@ def _locked_setting(rule_id: str) -> ScoreRuleSetting:
     return db.session.scalars(query).one()
 
 
-def audit(rule_id: str) -> list[ScoreRuleAudit]:
-    """Every change to the rule, newest first."""
+def audit(user, rule_id: str) -> list[ScoreRuleAudit]:
+    """Every change to the rule, newest first (who changed it is for platform admins to see)."""
+    access.require_platform_admin(user)
     _known(rule_id)
     return list(db.session.scalars(select(ScoreRuleAudit).where(ScoreRuleAudit.rule_id == rule_id)
                                    .order_by(ScoreRuleAudit.id.desc())))

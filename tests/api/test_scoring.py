@@ -396,3 +396,9 @@ def test_a_group_meeting_earns_for_the_groups_branch(world, clean_app):
     complete(sec, complete(sec, record["id"], MINUTES)["next_tasks"][0]["id"])
     assert [(r, p) for r, p, *_ in _org_entries(clean_app, w.ids["branch_a"])] == [("gansu.meeting.group_meeting", 10)]
     assert _org_entries(clean_app, group) == []
+
+
+def test_the_rule_audit_is_for_platform_admins_and_periods_are_exact(world):
+    assert_problem(world.users["m1"].get("/api/score-rules/gansu.like/audit"), 403, "forbidden")
+    member = world.ids["members_a"][1]
+    assert_problem(world.users["m1"].get(f"/api/scores/members/{member}?period=2026-11%0A"), 422, "invalid_period")

@@ -355,3 +355,14 @@ def test_moment_matches_period_key_across_history():
                  for _ in range(3000)]
     for at in instants:
         assert tuple(moment_of(at)) == tuple(period_key(at, p) for p in ("day", "week", "month", "quarter", "year")), at
+
+
+def test_a_days_video_seconds_stay_within_a_day_whatever_the_positions():
+    from datetime import datetime, timezone
+    from rules import Event, ScoreState, default_rules, score
+    at = datetime(2026, 11, 18, 4, 0, tzinfo=timezone.utc)
+    events = [Event(id=f"v{i}", member_id=1, action="video", occurred_at=at, object_id=name, seconds=2_000_000_000)
+              for i, name in enumerate("ab")]
+    state = ScoreState()
+    awards = score(events, default_rules(), state)
+    assert sum(a.points for a in awards) == 10 and max(state.video_seconds.values()) <= 86_400
