@@ -1,16 +1,10 @@
 """Importing a branch's members from a spreadsheet (CSV or xlsx), each with a login account."""
-import csv
-import io
 import re
 import secrets
-import warnings
-import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from itertools import islice
 from typing import NamedTuple
 
-from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
@@ -20,14 +14,9 @@ from ..database import transactional, utcnow
 from ..errors import ApiError
 from ..extensions import db
 from ..models import Member, Org, RoleGrant, User
-from . import access, membership, people
+from . import access, membership, people, spreadsheet_files
 
-MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 5000
-MAX_SCANNED = 4 * MAX_ROWS  # blank rows count here, so a sheet formatted far down cannot keep us reading
-MAX_UNZIPPED = 100 * 1024 * 1024  # an xlsx is a zip: refuse bombs before openpyxl inflates them
-MAX_COLUMNS = 60
-ZIP_MAGIC, OLE_MAGIC = b"PK\x03\x04", b"\xd0\xcf\x11\xe0"
 PASSWORD_LETTERS, PASSWORD_DIGITS, PASSWORD_SYMBOLS = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ", "23456789", "#$%&*+-=?@"
 
 GENERATED_HASH = "pbkdf2:sha256:5000"  # for random one-time passwords only; see _hashes
@@ -127,69 +116,15 @@ def _invalid(detail: str, **ext) -> ApiError:
 
 def read_table(file) -> list[tuple[int, dict]]:
     """The non-blank data rows as (spreadsheet row number, {field: cell value}); 422 invalid_import otherwise."""
-    records = _records(file)
-    if not records or _blank(records[0]):
+    records = spreadsheet_files.records(file, MAX_ROWS, _invalid)
+    if not records or spreadsheet_files.blank(records[0]):
         raise _invalid("The first row must be the header (姓名, 手机号, ...).")
     columns = _header(records[0])
     table = [(number, {name: value for name, value in zip(columns, record) if name})
-             for number, record in enumerate(records[1:], start=2) if not _blank(record)]
+             for number, record in enumerate(records[1:], start=2) if not spreadsheet_files.blank(record)]
     if len(table) > MAX_ROWS:
         raise _invalid(f"At most {MAX_ROWS} rows can be imported at once.", max_rows=MAX_ROWS)
     return table
-
-
-def _records(file) -> list[list]:
-    if file is None or not file.filename:
-        raise _invalid("Send the spreadsheet as multipart field 'file'.")
-    data = file.stream.read(MAX_BYTES + 1)
-    if len(data) > MAX_BYTES:
-        raise _invalid(f"The file may be at most {MAX_BYTES} bytes.", max_bytes=MAX_BYTES)
-    extension = file.filename.rsplit(".", 1)[-1].lower() if "." in file.filename else ""
-    if extension == "xlsx" and data.startswith(ZIP_MAGIC):
-        records = _xlsx_records(data)
-    elif extension == "csv" and not data.startswith((ZIP_MAGIC, OLE_MAGIC)):
-        records = _csv_records(data)
-    else:
-        raise _invalid("Upload a .csv (UTF-8) or .xlsx file; old .xls workbooks are not read.")
-    if len(records) > MAX_SCANNED:
-        raise _invalid(f"At most {MAX_ROWS} rows can be imported at once.", max_rows=MAX_ROWS)
-    return records
-
-
-def _csv_records(data: bytes) -> list[list]:
-    try:
-        text = data.decode("utf-8-sig")  # Excel's "CSV UTF-8" starts with a BOM
-    except UnicodeDecodeError:
-        raise _invalid("The CSV file is not UTF-8; save it as 'CSV UTF-8'.")
-    if "\x00" in text:
-        raise _invalid("The file is not a CSV text file.")
-    try:
-        return list(islice(csv.reader(io.StringIO(text, newline="")), MAX_SCANNED + 1))
-    except csv.Error:
-        raise _invalid("The CSV file cannot be read.")
-
-
-def _xlsx_records(data: bytes) -> list[list]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # openpyxl warns about features it skips (styles, validations)
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                if sum(info.file_size for info in archive.infolist()) > MAX_UNZIPPED:
-                    raise _invalid("The workbook is too large once unpacked.")
-            book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-            try:
-                rows = book.worksheets[0].iter_rows(values_only=True, max_col=MAX_COLUMNS)
-                return [list(row) for row in islice(rows, MAX_SCANNED + 1)]
-            finally:
-                book.close()
-        except ApiError:
-            raise
-        except Exception:  # a damaged workbook fails in many ways inside zipfile, lxml and openpyxl
-            raise _invalid("The xlsx workbook cannot be read.")
-
-
-def _blank(record) -> bool:
-    return all(value is None or (isinstance(value, str) and not value.strip()) for value in record)
 
 
 def _header(record: list) -> list[str | None]:

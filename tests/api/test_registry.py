@@ -6,7 +6,7 @@ from openpyxl import Workbook, load_workbook
 
 from service.extensions import db
 from service.models import Member, Notification, Transfer, User
-from service.services import member_import
+from service.services import member_import, spreadsheet_files
 
 from .helpers import assert_problem
 
@@ -149,7 +149,7 @@ def test_a_file_that_cannot_be_imported_writes_nothing(world, monkeypatch):
     assert header_problem(unknown)["unknown_columns"] == ["备注"]
     assert header_problem(missing)["missing_columns"] == ["人员类别"]
     assert header_problem(twice)["duplicate_columns"] == ["name"]
-    monkeypatch.setattr(member_import, "MAX_BYTES", 1000)  # the test client leaks temp files for 5 MB bodies
+    monkeypatch.setattr(spreadsheet_files, "MAX_BYTES", 1000)  # the test client leaks temp files for 5 MB bodies
     body = assert_problem(upload(sec, csv_bytes(good) + b"," * 1000, org_id=branch), 422, "invalid_import")
     assert body["max_bytes"] == 1000
     assert_problem(upload(sec, b"", "", org_id=branch), 422, "invalid_import")  # no file at all
