@@ -11,6 +11,9 @@
 Points are a reference, never the measure of a person; every rule can be switched off.
 """
 from .periods import CHINA, PERIODS, parse_period, period_bounds, period_key
+
+# Shown wherever points are: a reference, never the measure of a person (2026 rules).
+NOTICE = "积分仅供参考，不作为评价党员的唯一依据"
 from .registry import KINDS, RuleKind, kind_of, register
 from .kinds import Declared, Dues, PerEvent, VideoProgress  # importing registers the kinds
 from .model import CATEGORIES, CHANNELS, TARGETS, UNITS, Award, Event, Moment, Rule
@@ -23,7 +26,7 @@ from .compliance import (COMPLIANCE_PERIODS, Requirement, count_held, evaluate, 
                          requirements_from_data)
 
 __all__ = [
-    "CHINA", "PERIODS", "period_bounds", "period_key", "parse_period",
+    "NOTICE", "CHINA", "PERIODS", "period_bounds", "period_key", "parse_period",
     "KINDS", "RuleKind", "kind_of", "register", "Declared", "Dues", "PerEvent", "VideoProgress",
     "CATEGORIES", "CHANNELS", "TARGETS", "UNITS", "Award", "Event", "Moment", "Rule",
     "ScoreState", "StateKeys", "moment_of", "score", "state_keys",

@@ -4,10 +4,11 @@ from datetime import datetime
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
+from rules import NOTICE
+
 from ..services.scoring import SOURCE_PREFIXES
 from .times import ChinaDateTime
 
-NOTICE = "积分仅供参考，不作为评价党员的唯一依据"
 NOTICE_DOC = f"Points are a reference, never the measure of a person: always {NOTICE!r}."
 MAX_EVENTS = 10_000
 INT32 = validate.Range(min=1, max=2**31 - 1)

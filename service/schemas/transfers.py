@@ -36,30 +36,35 @@ class ChainStepOut(Schema):
     state = fields.String()
 
 
-class TransferOut(Schema):
+class _ChainedOut(Schema):
+    """What every chain-approved request shows."""
+
     id = fields.Integer()
     kind = fields.String()
     status = fields.String()
-    member_id = fields.Integer(allow_none=True)
-    member_name = fields.String(allow_none=True)
-    from_org_id = fields.Integer(allow_none=True)
-    to_org_id = fields.Integer(allow_none=True)
-    destination = fields.String(allow_none=True)
-    origin = fields.String(allow_none=True)
     reason = fields.String()
     chain = fields.List(fields.Nested(ChainStepOut))
-    member_data = fields.Dict(allow_none=True)
-    letter_no = fields.String(allow_none=True)
-    letter_issued_at = ChinaDateTime(allow_none=True)
-    letter_expires_at = ChinaDateTime(allow_none=True)
-    receipt_at = ChinaDateTime(allow_none=True)
-    receipt_note = fields.String(allow_none=True)
     outcome_comment = fields.String(allow_none=True)
     requested_by = fields.Integer(allow_none=True)
     created_at = ChinaDateTime()
     completed_at = ChinaDateTime(allow_none=True)
     open_tasks = fields.List(fields.Nested(TaskOut))
     timeline = fields.List(fields.Nested(TimelineOut))
+
+
+class TransferOut(_ChainedOut):
+    member_id = fields.Integer(allow_none=True)
+    member_name = fields.String(allow_none=True)
+    from_org_id = fields.Integer(allow_none=True)
+    to_org_id = fields.Integer(allow_none=True)
+    destination = fields.String(allow_none=True)
+    origin = fields.String(allow_none=True)
+    member_data = fields.Dict(allow_none=True)
+    letter_no = fields.String(allow_none=True)
+    letter_issued_at = ChinaDateTime(allow_none=True)
+    letter_expires_at = ChinaDateTime(allow_none=True)
+    receipt_at = ChinaDateTime(allow_none=True)
+    receipt_note = fields.String(allow_none=True)
 
 
 class TransferSummaryOut(Schema):
@@ -96,19 +101,8 @@ class OrgTransferIn(Schema):
     reason = fields.String(required=True, validate=[not_blank, validate.Length(max=2000)])
 
 
-class OrgTransferOut(Schema):
-    id = fields.Integer()
-    kind = fields.String()
-    status = fields.String()
+class OrgTransferOut(_ChainedOut):
     org_id = fields.Integer()
     from_parent_id = fields.Integer(allow_none=True)
     new_parent_id = fields.Integer(allow_none=True)
     into_org_id = fields.Integer(allow_none=True)
-    reason = fields.String()
-    chain = fields.List(fields.Nested(ChainStepOut))
-    outcome_comment = fields.String(allow_none=True)
-    requested_by = fields.Integer(allow_none=True)
-    created_at = ChinaDateTime()
-    completed_at = ChinaDateTime(allow_none=True)
-    open_tasks = fields.List(fields.Nested(TaskOut))
-    timeline = fields.List(fields.Nested(TimelineOut))

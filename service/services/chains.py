@@ -1,11 +1,12 @@
 """Approval chains computed from the org tree, shared by member and organisation transfers."""
 from sqlalchemy import select
 
+from ..database import lock_row, utcnow
 from ..errors import ApiError
 from ..extensions import db
-from ..models import Org
+from ..models import Org, ProcessInstance
 from ..models.orgs import REVIEWING_KINDS
-from . import access
+from . import access, runtime
 
 
 def reviewers_above(org: Org) -> list[Org]:
@@ -50,6 +51,16 @@ def chain_view(subject) -> list[dict]:
             for i, org_id in enumerate(subject.chain)]
 
 
+def cancel(subject, user, reason: str, code: str, what: str) -> None:
+    """Withdraw a pending request: lock its instance first (the order task completion takes), decide under the lock."""
+    instance = lock_row(ProcessInstance, subject.instance_id, undefer=(ProcessInstance.state,))
+    db.session.refresh(subject)
+    if subject.status != "pending" or instance.status != "running":
+        raise ApiError(code, 409, f"The {what} is already {subject.status}.")
+    subject.status, subject.outcome_comment, subject.completed_at = "cancelled", reason, utcnow()
+    runtime.cancel_instance(instance, user, reason)
+
+
 class ChainSubject:
     """Routing shared by subjects that walk an approval chain: superior_admin is the current step."""
 
@@ -66,3 +77,11 @@ class ChainSubject:
 
     def due_base(self, subject, now):
         return now
+
+    def after_advance(self, subject, instance, open_actions: set[str], opened: set[str]) -> None:
+        """When the process ends: carry out a still-pending request (the last step approved), then tell both sides."""
+        if instance.status != "completed":
+            return
+        if subject.status == "pending":
+            self.complete(subject)
+        self.notify_outcome(subject)

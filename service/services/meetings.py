@@ -189,7 +189,7 @@ def _filtered(query, filters: dict):
     if filters.get("status"):
         query = query.where(Meeting.status == filters["status"])
     if filters.get("org_id"):
-        query = query.where(Meeting.org_id.in_(_subtree_ids([access.get_org(filters["org_id"]).id])))
+        query = query.where(Meeting.org_id.in_(access.subtree_ids([access.get_org(filters["org_id"]).id])))
     if filters.get("date_from"):
         query = query.where(Meeting.scheduled_at >= _china_midnight(filters["date_from"]))
     if filters.get("date_to"):
@@ -211,13 +211,11 @@ def _visible_clause(user):
         return true()
     clauses = []
     if access.admin_org_ids(user):
-        clauses.append(Meeting.org_id.in_(_subtree_ids(list(access.admin_org_ids(user)))))
+        clauses.append(Meeting.org_id.in_(access.subtree_ids(list(access.admin_org_ids(user)))))
     if user.member_id is not None:
         clauses.append(Meeting.id.in_(select(Attendance.meeting_id).where(Attendance.member_id == user.member_id)))
     return or_(*clauses) if clauses else false()
 
-
-_subtree_ids = access.subtree_ids
 
 
 def lock_meeting(meeting: Meeting) -> None:

@@ -27,11 +27,10 @@ class OrgTransferSubject(chains.ChainSubject):
     def load(self, subject_id: int) -> OrgTransfer:
         return db.session.get(OrgTransfer, subject_id)
 
-    def after_advance(self, move: OrgTransfer, instance, open_actions: set[str], opened: set[str]) -> None:
-        if instance.status != "completed":
-            return
-        if move.status == "pending":
-            _complete(move)
+    def complete(self, move: OrgTransfer) -> None:
+        _complete(move)
+
+    def notify_outcome(self, move: OrgTransfer) -> None:
         _notify_outcome(move)
 
 
@@ -188,12 +187,12 @@ def _merge(org: Org, into: Org) -> None:
     for member in list(db.session.scalars(select(Member).where(Member.org_id == org.id))):
         if member.deleted_at is not None:  # the history library goes along, so the branch can still restore them
             member.org_id, member.group_id, member.committee_role = into.id, None, None
-            move_account_grants(member, org.id, into.id)
+            move_account_grants(member, [org.id], into.id)
             continue
         group_id = member.group_id
         membership.move(member, into.id, "merge")
         member.group_id = group_id  # the groups came along
-        move_account_grants(member, org.id, into.id)
+        move_account_grants(member, [org.id], into.id)
     flows.rehome(org.id, into.id)
     org.retired_at, org.merged_into_id = utcnow(), into.id
 
@@ -255,12 +254,7 @@ def cancel_org_transfer(user, move_id: int, reason: str) -> OrgTransfer:
     """The requesting side withdraws a pending move or merge."""
     move = get_visible(user, move_id)
     access.require_admin(user, access.get_org(move.org_id))
-    instance = lock_row(ProcessInstance, move.instance_id, undefer=(ProcessInstance.state,))
-    db.session.refresh(move)
-    if move.status != "pending" or instance.status != "running":
-        raise ApiError("org_transfer_finished", 409, f"The organisation transfer is already {move.status}.")
-    move.status, move.outcome_comment, move.completed_at = "cancelled", reason, utcnow()
-    runtime.cancel_instance(instance, user, reason)
+    chains.cancel(move, user, reason, "org_transfer_finished", "organisation transfer")
     return move
 
 

@@ -44,7 +44,8 @@ def delete_member(user, member_id: int, reason: str | None) -> None:
 
 def _require_may_disable(user, member: Member) -> None:
     """Deleting disables the member's account: only someone who could have granted all its roles may do that."""
-    account = db.session.get(User, departures.account_of(member)) if departures.account_of(member) else None
+    account_id = departures.account_of(member)
+    account = db.session.get(User, account_id) if account_id else None
     for grant in [g for g in account.grants if g.role != "member"] if account else []:
         allowed = access.is_platform_admin(user) if grant.role == "platform_admin" else (
             grant.org_id is None or access.administers(user, access.get_org(grant.org_id)))

@@ -18,7 +18,7 @@ from operator import itemgetter
 from sqlalchemy import and_, case, delete, func, insert, literal, select, text
 from sqlalchemy.orm import aliased
 
-from rules import parse_period, period_bounds, period_key, roll_up
+from rules import NOTICE, parse_period, period_bounds, period_key, roll_up
 
 from ..database import transaction, utcnow
 from ..errors import ApiError
@@ -26,7 +26,6 @@ from ..extensions import db
 from ..models import Member, Org, OrgScore, ScoreEntry
 from . import access
 
-NOTICE = "积分仅供参考，不作为评价党员的唯一依据"
 SNAPSHOT_PERIODS = ("month", "quarter", "year")
 READ_PERIODS = ("day", "month", "quarter", "year")  # what member scores take too
 EXAMPLES = {"day": "2026-11-18", "month": "2026-11", "quarter": "2026-Q4", "year": "2026"}

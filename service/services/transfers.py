@@ -3,13 +3,16 @@
 While a transfer is pending the member stays with (and is the responsibility of) the sending branch;
 only completion moves them, in the same transaction as the last approval.
 """
+from datetime import date
+
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.util import identity_key
 
 from ..database import lock_row, transactional, utcnow
 from ..errors import ApiError
 from ..extensions import db
-from ..models import Member, Org, OrgTransfer, ProcessInstance, RoleGrant, Transfer
+from ..models import Member, Org, OrgTransfer, RoleGrant, Transfer, User
 from . import access, chains, departures, membership, notifications, runtime
 from .definitions import latest_enabled
 from .people import _require_free_phone
@@ -28,11 +31,10 @@ class TransferSubject(chains.ChainSubject):
     def side_org(self, transfer: Transfer, lane: str) -> int | None:
         return {"sending_admin": transfer.from_org_id, "receiving_admin": transfer.to_org_id}.get(lane)
 
-    def after_advance(self, transfer: Transfer, instance, open_actions: set[str], opened: set[str]) -> None:
-        if instance.status != "completed":
-            return
-        if transfer.status == "pending":
-            _complete(transfer)
+    def complete(self, transfer: Transfer) -> None:
+        _complete(transfer)
+
+    def notify_outcome(self, transfer: Transfer) -> None:
         _notify_outcome(transfer)
 
 
@@ -149,16 +151,15 @@ def _complete(transfer: Transfer) -> None:
         old_org = member.org_id
         if transfer.kind == "in_system":
             membership.move(member, transfer.to_org_id, "transfer", transfer.id)
-            move_account_grants(member, old_org, transfer.to_org_id)
+            move_account_grants(member, access.subtree_ids([old_org]), transfer.to_org_id)
         else:
             membership.close_period(member, "out_of_system")
             member.deleted_at, member.deleted_reason = utcnow(), f"转出系统外：{transfer.destination}"[:200]
-            move_account_grants(member, old_org, None)
+            move_account_grants(member, access.subtree_ids([old_org]), None)
     transfer.status, transfer.completed_at = "completed", utcnow()
 
 
 def _register(transfer: Transfer) -> Member:
-    from datetime import date
     if lock_row(Org, transfer.to_org_id).retired_at is not None:
         raise ApiError("org_retired", 409, "The receiving branch has since been merged into another; return this "
                        "transfer and register the member with the branch that took over.")
@@ -175,12 +176,11 @@ def _register(transfer: Transfer) -> Member:
     return member
 
 
-def move_account_grants(member: Member, old_org: int, new_org: int | None) -> None:
-    """The member's account follows them: its member role moves; admin rights over the old branch end."""
+def move_account_grants(member: Member, old_orgs: list[int], new_org: int | None) -> None:
+    """The member's account follows them: its member role moves to `new_org`; its rights over `old_orgs` end."""
     account = departures.account_of(member)
     if account is None:
         return
-    old_orgs = access.subtree_ids([old_org])  # the branch and its groups
     db.session.execute(delete(RoleGrant).where(RoleGrant.user_id == account, RoleGrant.org_id.in_(old_orgs))
                        .execution_options(synchronize_session=False))
     if new_org is not None and not db.session.scalars(select(RoleGrant.id).where(
@@ -188,7 +188,9 @@ def move_account_grants(member: Member, old_org: int, new_org: int | None) -> No
         db.session.add(RoleGrant(user_id=account, role="member", org_id=new_org))
         db.session.flush()
     departures.release_claims(account, everything=new_org is None)
-    db.session.expire_all()
+    loaded = db.session.identity_map.get(identity_key(User, account))
+    if loaded is not None:  # the grants were changed behind the ORM's back
+        db.session.expire(loaded, ["grants"])
 
 
 def _notify_outcome(transfer: Transfer) -> None:
@@ -242,12 +244,7 @@ def cancel_transfer(user, transfer_id: int, reason: str) -> Transfer:
     """The starting side withdraws a pending transfer."""
     transfer = get_visible(user, transfer_id)
     access.require_admin(user, access.get_org(transfer.from_org_id or transfer.to_org_id))
-    instance = lock_row(ProcessInstance, transfer.instance_id, undefer=(ProcessInstance.state,))
-    db.session.refresh(transfer)
-    if transfer.status != "pending" or instance.status != "running":
-        raise ApiError("transfer_finished", 409, f"The transfer is already {transfer.status}.")
-    transfer.status, transfer.outcome_comment, transfer.completed_at = "cancelled", reason, utcnow()
-    runtime.cancel_instance(instance, user, reason)
+    chains.cancel(transfer, user, reason, "transfer_finished", "transfer")
     return transfer
 
 
