@@ -20,6 +20,11 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def china_today():
+    """Today's date in China (Asia/Shanghai)."""
+    return datetime.now(CHINA).date()
+
+
 class UTCDateTime(TypeDecorator):
     """Stores naive UTC (SQLite has no zones) and always hands back aware UTC datetimes."""
 

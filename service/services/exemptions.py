@@ -8,13 +8,12 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from ..database import lock_row, transactional, utcnow
+from ..database import china_today, lock_row, transactional, utcnow
 from ..errors import ApiError
 from ..extensions import db
 from ..models import ExemptionRequest, Member, Org, ProcessInstance
 from . import access, membership, notifications, runtime
 from .definitions import latest_enabled
-from .flows import china_today
 
 PROCESS_KEY = "smartphone_exempt"
 ELIGIBLE_AGE = 60

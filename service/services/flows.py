@@ -3,13 +3,11 @@
 A flow-in member is hosted, not transferred: they stay a member of their own branch, so nothing here adds them
 to the host's meetings or gives them a vote there (no voting at the host side).
 """
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import and_, not_, or_, select
 
-from rules.periods import CHINA
-
-from ..database import lock_row, transactional, utcnow
+from ..database import china_today, lock_row, transactional, utcnow
 from ..errors import ApiError
 from ..extensions import db
 from ..models import FlowReport, Member, MemberFlow, Org
@@ -17,11 +15,6 @@ from . import access, membership, notifications
 
 ERASED = "（已清除）"  # what a purge leaves in the flow's free-text fields and reports
 ENDED_NOTE = "流动结束：{reason}"  # the system's note (recorded_by null) when a flow ends because the member moved on
-
-
-def china_today() -> date:
-    """Today's date in China."""
-    return datetime.now(CHINA).date()
 
 
 def active_clause(today: date) -> tuple:

@@ -46,7 +46,7 @@ def create_member(user, data: dict) -> Member:
     access.require_active(org)
     if data.get("group_id") is not None:
         _require_group_of(org, data["group_id"])
-    _require_free_phone(data.get("phone"))
+    require_free_phone(data.get("phone"))
     data = {**data, "id_number": _require_free_id_number(normalise_id_number(data.get("id_number")))}
     member = Member(**data)
     # The superior approves the 使用智能手机不便 flag; a platform admin stands above every superior.
@@ -64,7 +64,8 @@ def _require_group_of(branch: Org, group_id: int) -> None:
                        errors={"group_id": ["not a group of the branch"]})
 
 
-def _require_free_phone(phone: str | None, except_id: int | None = None) -> None:
+def require_free_phone(phone: str | None, except_id: int | None = None) -> None:
+    """409 phone_taken, naming the org, when another member (deleted ones too) holds the number."""
     if not phone:
         return
     holder = db.session.scalars(select(Member).where(Member.phone == phone)).first()
@@ -172,7 +173,7 @@ def update_member(user, member_id: int, data: dict) -> Member:
 
 def _check_edit(member: Member, data: dict) -> None:
     if data.get("phone"):
-        _require_free_phone(data["phone"], member.id)
+        require_free_phone(data["phone"], member.id)
     if "id_number" in data:
         data["id_number"] = _require_free_id_number(normalise_id_number(data["id_number"]), member.id)
     if data.get("group_id") is not None:

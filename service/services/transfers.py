@@ -15,7 +15,7 @@ from ..extensions import db
 from ..models import Member, Org, OrgTransfer, RoleGrant, Transfer, User
 from . import access, chains, departures, membership, notifications, runtime
 from .definitions import latest_enabled
-from .people import _require_free_phone
+from .people import require_free_phone
 
 PROCESS_KEY = "member_transfer"
 
@@ -97,7 +97,7 @@ def _into_system(user, data: dict) -> Transfer:
     if not person:
         raise ApiError("validation_error", 422, "Give the member being registered.",
                        errors={"member": ["required for into_system"]})
-    _require_free_phone(person.get("phone"))
+    require_free_phone(person.get("phone"))
     superior = access.superior_of(receiving)
     if superior is None:
         raise ApiError("no_superior", 409, f"Organisation {receiving.id} has no superior to approve.")
@@ -164,7 +164,7 @@ def _register(transfer: Transfer) -> Member:
         raise ApiError("org_retired", 409, "The receiving branch has since been merged into another; return this "
                        "transfer and register the member with the branch that took over.")
     person = dict(transfer.member_data)
-    _require_free_phone(person.get("phone"))
+    require_free_phone(person.get("phone"))
     for name in ("joined_at", "birth_date"):
         if person.get(name):
             person[name] = date.fromisoformat(person[name])
