@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 import functools
 import operator
+import re
+from datetime import datetime, timezone
 from collections.abc import Mapping
 from typing import Any, Callable
 
@@ -23,11 +25,28 @@ MAX_NODES = 120
 # Bounds what ``*`` and ``+`` may build, so data cannot be blown up in memory.
 MAX_SEQUENCE_RESULT = 10_000
 MAX_INT_BITS = 256
+MAX_ROUND_DIGITS = 20
+
+
+def _round(number: Any, ndigits: Any = None) -> Any:
+    # ``round(5, -10**9)`` computes 10**10**9: bound the digits before Python tries.
+    if ndigits is not None and (not isinstance(ndigits, int) or abs(ndigits) > MAX_ROUND_DIGITS):
+        raise ValueError(f"round() digits must be an integer within +/-{MAX_ROUND_DIGITS}")
+    return round(number, ndigits)
+
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "len": len, "min": min, "max": max, "abs": abs, "round": round,
+    "len": len, "min": min, "max": max, "abs": abs, "round": _round,
     "int": int, "float": float, "str": str, "bool": bool,
 }
+# Names that can only be a mistake or a probe for the engine's internals: a
+# condition reads task data, never builtins or the objects around it.
+RESERVED_NAMES = frozenset({
+    "eval", "exec", "compile", "open", "getattr", "setattr", "delattr", "hasattr", "globals", "locals",
+    "vars", "dir", "breakpoint", "input", "help", "exit", "quit", "memoryview", "object", "super",
+    "classmethod", "staticmethod", "property", "builtins", "self", "cls", "task", "my_task", "workflow",
+    "script_engine", "environment", "spec", "os", "sys", "subprocess", "importlib",
+})
 
 _BIN_OPS = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
@@ -51,6 +70,13 @@ class ExpressionError(WorkflowError):
 def check(expr: str) -> None:
     """Raise UnsafeExpression unless ``expr`` is within the safe subset."""
     _compile(expr)
+
+
+def free_names(expr: str) -> set[str]:
+    """The data names a (checked) expression reads; empty for a constant expression."""
+    tree = _compile(expr)
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in called}
 
 
 def evaluate(expr: str, names: Mapping[str, Any]) -> Any:
@@ -100,7 +126,7 @@ class _Checker:
                 self.check(child, depth + 1)
 
     def _Name(self, node: ast.Name) -> None:
-        if node.id.startswith("_"):
+        if node.id.startswith("_") or node.id in RESERVED_NAMES or not node.id.isidentifier():
             raise UnsafeExpression(f"name {node.id!r} is not allowed")
 
     def _Constant(self, node: ast.Constant) -> None:
@@ -114,6 +140,8 @@ class _Checker:
     def _BinOp(self, node: ast.BinOp) -> None:
         if type(node.op) not in _BIN_OPS:
             raise UnsafeExpression(f"operator {type(node.op).__name__} is not allowed")
+        if isinstance(node.op, ast.Mod) and isinstance(node.left, ast.Constant) and isinstance(node.left.value, str):
+            raise UnsafeExpression("string formatting is not allowed")
         operands = [node.left, node.right]
         if all(isinstance(n, ast.Constant) for n in operands):
             try:  # constant operands: reject blow-ups before anything runs
@@ -135,6 +163,11 @@ class _Checker:
             raise UnsafeExpression(f"call of {ast.unparse(node.func)!r} is not allowed")
         if node.keywords:
             raise UnsafeExpression("keyword arguments are not allowed")
+        digits = node.args[1] if node.func.id == "round" and len(node.args) > 1 else None
+        if isinstance(digits, ast.UnaryOp) and isinstance(digits.operand, ast.Constant):
+            digits = digits.operand
+        if isinstance(digits, ast.Constant) and isinstance(digits.value, int) and abs(digits.value) > MAX_ROUND_DIGITS:
+            raise UnsafeExpression(f"round() digits must be within +/-{MAX_ROUND_DIGITS}")
 
     def _BoolOp(self, node: ast.BoolOp) -> None:
         """Operands are checked by the generic walk."""
@@ -226,3 +259,86 @@ def _bounded(value: Any) -> Any:
     if isinstance(value, int) and value.bit_length() > 4 * MAX_INT_BITS:
         raise ExpressionError("integer result too large")
     return value
+
+
+# --- timer values -------------------------------------------------------------
+# What a timer expression may evaluate to.  SpiffWorkflow's own ISO 8601 parsing
+# loops once per month of a duration and raises bare ``Exception`` on bad input,
+# so values are vetted here first: at upload for constants, at run time for data.
+ISO_DURATION = re.compile(
+    r"^P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?"
+    r"(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$"
+)
+ISO_CYCLE = re.compile(r"^R(\d*)/(P.*)$")
+MAX_TIMER_SECONDS = 10 * 366 * 86400  # ten years
+MIN_CONSTANT_TIMER_SECONDS = 60  # a constant timer shorter than this is a typo or a busy loop
+MAX_CYCLE_REPEATS = 100
+_DURATION_SECONDS = (366 * 86400, 31 * 86400, 7 * 86400, 86400, 3600, 60, 1)
+
+
+def duration_seconds(text: str) -> float:
+    """Seconds of an ISO 8601 duration (years and months counted long); ValueError if malformed."""
+    match = ISO_DURATION.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(f"{_short(text)} is not an ISO 8601 duration such as 'PT2H' or 'P3D'")
+    parts = match.groups()
+    if parts[2] is not None and any(p is not None for p in (parts[0], parts[1], parts[3])):
+        raise ValueError(f"{_short(text)} mixes weeks with years, months or days")
+    return sum(float(p) * unit for p, unit in zip(parts, _DURATION_SECONDS) if p is not None)
+
+
+def constant_timer_problem(kind: str, expr: str) -> str | None:
+    """For a checked timer expression that reads no data: why its value cannot drive the timer, or None."""
+    try:
+        value = evaluate(expr, {})
+    except ExpressionError as exc:
+        return exc.message
+    return timer_value_problem(kind, value, constant=True)
+
+
+def timer_value_problem(kind: str, value: Any, *, constant: bool = False) -> str | None:
+    """Why ``value`` cannot drive a ``kind`` timer (timeDate/timeDuration/timeCycle), or None."""
+    if not isinstance(value, str):
+        return f"{kind} must be a string, not {type(value).__name__}"
+    text = value.strip()
+    try:
+        if kind == "timeDate":
+            return _date_problem(text)
+        if kind == "timeDuration":
+            return _duration_problem(text, MIN_CONSTANT_TIMER_SECONDS if constant else 0)
+        if kind == "timeCycle":
+            return _cycle_problem(text)
+    except (ValueError, OverflowError) as exc:
+        return f"{kind} {_short(value)} is invalid: {exc}"
+    return f"unknown timer kind {kind!r}"
+
+
+def _date_problem(text: str) -> str | None:
+    if text.upper().startswith("P") or "W" in text.upper():
+        return f"timeDate {_short(text)} must be an ISO 8601 date-time such as '2030-01-01T09:00:00+08:00'"
+    datetime.fromisoformat(text).astimezone(timezone.utc)  # what SpiffWorkflow will do with it
+    return None
+
+
+def _duration_problem(text: str, minimum: float) -> str | None:
+    seconds = duration_seconds(text)
+    if seconds > MAX_TIMER_SECONDS:
+        return f"timeDuration {_short(text)} is longer than ten years"
+    if seconds < minimum:
+        return f"timeDuration {_short(text)} is shorter than {minimum:g} seconds"
+    return None
+
+
+def _cycle_problem(text: str) -> str | None:
+    match = ISO_CYCLE.match(text)
+    if match is None:
+        return f"timeCycle {_short(text)} must look like 'R3/P1D' (a bounded count and a duration)"
+    repeats, duration = match.groups()
+    if not repeats or not 1 <= int(repeats) <= MAX_CYCLE_REPEATS:
+        return f"timeCycle {_short(text)} must repeat between 1 and {MAX_CYCLE_REPEATS} times"
+    return _duration_problem(duration, MIN_CONSTANT_TIMER_SECONDS)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "...'"

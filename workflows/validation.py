@@ -7,52 +7,24 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from lxml import etree
 
 from . import expressions
 from .errors import UnsafeExpression, problem
+from .xmlsafe import (  # noqa: F401  (BPMN, CAMUNDA, DI_NAMESPACES and local are part of this module's API)
+    BPMN, CAMUNDA, DI_NAMESPACES, EXPRESSIONS, FLOW_NODES, UNSUPPORTED_NODES, check_vocabulary, local, owner_id, timer_expressions,
+)
 
-BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
-DI_NAMESPACES = frozenset({
-    "http://www.omg.org/spec/BPMN/20100524/DI",
-    "http://www.omg.org/spec/DD/20100524/DC",
-    "http://www.omg.org/spec/DD/20100524/DI",
-})
 CATEGORIES = frozenset({"meeting", "transfer", "other"})
 
-FLOW_NODES = frozenset({
-    "startEvent", "endEvent", "userTask", "manualTask", "task", "exclusiveGateway",
-    "parallelGateway", "inclusiveGateway", "eventBasedGateway", "intermediateCatchEvent",
-    "boundaryEvent", "subProcess",
-})
-STRUCTURE = frozenset({
-    "definitions", "process", "collaboration", "participant", "sequenceFlow",
-    "conditionExpression", "laneSet", "lane", "childLaneSet", "flowNodeRef",
-    "textAnnotation", "text", "association", "documentation", "extensionElements",
-    "incoming", "outgoing", "timerEventDefinition", "timeDate", "timeDuration",
-    "timeCycle", "terminateEventDefinition",
-})
-UNSUPPORTED_NODES = frozenset({"callActivity", "transaction", "adHocSubProcess"})
-# Element -> the parents it may appear under (everything else is free-standing).
-REQUIRED_PARENT = {
-    "timerEventDefinition": {"intermediateCatchEvent", "boundaryEvent"},
-    "terminateEventDefinition": {"endEvent"},
-    "timeDate": {"timerEventDefinition"},
-    "timeDuration": {"timerEventDefinition"},
-    "timeCycle": {"timerEventDefinition"},
-    "conditionExpression": {"sequenceFlow"},
-}
-# Only inert, declarative Camunda extensions: no scripts, listeners or I/O mappings.
-CAMUNDA_EXTENSIONS = frozenset({
-    "properties", "property", "formData", "formField", "validation", "constraint", "value",
-})
-ISO_DURATION = re.compile(
-    r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$"
-)
+# camunda:dueDate: weeks/days/hours/minutes/seconds only (what the service turns into a due date).
+ISO_DURATION = re.compile(r"^P(?!$)(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$")
+PROCESS_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+MAX_KEY, MAX_ID = 100, 200  # the database columns they end up in
+MAX_PROBLEMS = 200  # a 2 MB file of junk must not turn into a 50 MB answer
 
 
 @dataclass
@@ -65,17 +37,16 @@ class Checked:
     due: dict[str, str] = field(default_factory=dict)
     lanes: list[tuple] = field(default_factory=list)  # (name, element id, line) of every lane
     errors: list[dict] = field(default_factory=list)
+    dropped: int = 0
 
     def add(self, message: str, el: etree._Element | None = None, element_id: str | None = None) -> None:
         """Record one problem, locating it by element when possible."""
+        if len(self.errors) >= MAX_PROBLEMS:
+            self.dropped += 1
+            return
         eid = element_id if element_id is not None else (el.get("id") if el is not None else None)
+        eid = eid[:MAX_ID] + "..." if eid is not None and len(eid) > MAX_ID else eid
         self.errors.append(problem(message, eid, el.sourceline if el is not None else None))
-
-
-def local(el: etree._Element) -> tuple[str | None, str]:
-    """Return (namespace, local name) of an element."""
-    qname = etree.QName(el)
-    return qname.namespace, qname.localname
 
 
 def bpmn_children(el: etree._Element, name: str) -> list[etree._Element]:
@@ -94,13 +65,16 @@ def validate_tree(root: etree._Element, actions: Collection[str], lanes: Collect
         ids = ", ".join(p.get("id") or "?" for p in processes)
         out.add(f"exactly one bpmn:process is required, found {len(processes)} ({ids})", root)
     _check_ids(root, out)
-    _check_elements(root, out)
-    for process in processes[:1]:
-        _describe_process(process, out)
+    check_vocabulary(root, out.add)
+    for index, process in enumerate(processes):  # every process, so all problems show at once
+        _describe_process(process, out, first=index == 0)
         _check_lanes(process, lanes, out)
         _check_user_tasks(process, actions, out)
         _check_expressions(process, out)
-        _check_scopes(process, out)
+        for scope in [process, *process.iter(f"{{{BPMN}}}subProcess")]:
+            _check_scope(scope, out)
+    if out.dropped:
+        out.errors.append(problem(f"{out.dropped} more problems not shown", None, None))
     return out
 
 
@@ -112,80 +86,26 @@ def _check_ids(root: etree._Element, out: Checked) -> None:
             continue
         if eid in seen:
             out.add(f"duplicate id {eid!r}", el)
+        if len(eid) > MAX_ID or not eid.strip():
+            out.add(f"id must be 1 to {MAX_ID} characters", el)
         seen.add(eid)
 
 
-def _check_elements(root: etree._Element, out: Checked) -> None:
-    stack = [(root, False)]
-    while stack:
-        el, in_ext = stack.pop()
-        if not isinstance(el.tag, str):
-            continue
-        ns, name = local(el)
-        if not _element_allowed(el, ns, name, in_ext, out):
-            continue  # children of a rejected element would only repeat the error
-        inside = in_ext or (ns, name) == (BPMN, "extensionElements")
-        stack.extend((child, inside) for child in el)
-
-
-def _element_allowed(el, ns, name, in_ext, out: Checked) -> bool:
-    if ns in DI_NAMESPACES and not in_ext:
-        return True
-    if in_ext:
-        if ns == CAMUNDA and name in CAMUNDA_EXTENSIONS:
-            return True
-        out.add(f"extension element {_prefixed(ns, name)} is not allowed", el, _owner_id(el))
-        return False
-    if ns != BPMN or name not in FLOW_NODES | STRUCTURE:
-        out.add(f"element {_prefixed(ns, name)} is not supported", el, _owner_id(el))
-        return False
-    return _context_allowed(el, name, out)
-
-
-def _context_allowed(el, name: str, out: Checked) -> bool:
-    parent = el.getparent()
-    allowed_parents = REQUIRED_PARENT.get(name)
-    if allowed_parents and (parent is None or local(parent)[1] not in allowed_parents):
-        out.add(f"bpmn:{name} is not allowed under bpmn:{local(parent)[1]}", el, _owner_id(el))
-        return False
-    if name == "subProcess" and el.get("triggeredByEvent") == "true":
-        out.add("event sub-processes are not supported", el)
-        return False
-    if name in ("intermediateCatchEvent", "boundaryEvent"):
-        return _check_timer_event(el, out)
-    return True
-
-
-def _check_timer_event(el, out: Checked) -> bool:
-    definitions = [c for c in el if isinstance(c.tag, str) and local(c)[1].endswith("EventDefinition")]
-    if len(definitions) != 1 or local(definitions[0])[1] != "timerEventDefinition":
-        out.add("only timer catch events are supported", el)
-        return False
-    return True
-
-
-def _prefixed(ns: str | None, name: str) -> str:
-    prefix = {BPMN: "bpmn", CAMUNDA: "camunda"}.get(ns or "", ns or "")
-    return f"{prefix}:{name}" if prefix else name
-
-
-def _owner_id(el: etree._Element) -> str | None:
-    # Nested elements (definitions, extensions) rarely have ids; report the nearest owner.
-    node = el
-    while node is not None:
-        if node.get("id") is not None:
-            return node.get("id")
-        node = node.getparent()
-    return None
-
-
-def _describe_process(process: etree._Element, out: Checked) -> None:
-    out.key = process.get("id") or ""
-    out.name = process.get("name") or out.key
-    if not out.key:
+def _describe_process(process: etree._Element, out: Checked, first: bool = True) -> None:
+    key = process.get("id") or ""
+    if first:
+        out.key, out.name = key, process.get("name") or key
+    if not key:
         out.add("bpmn:process needs an id", process)
-    if not bpmn_children(process, "startEvent"):
+    elif len(key) > MAX_KEY or not PROCESS_KEY.match(key):
+        out.add(f"process id must be letters, digits, '_', '.' or '-' (at most {MAX_KEY})", process)
+    if process.get("isExecutable") != "true":
+        out.add('process is not executable (isExecutable="true" is required)', process)
+    starts = bpmn_children(process, "startEvent")
+    if not starts:
         out.add("process has no start event", process)
+    for extra in starts[1:]:
+        out.add("a process has exactly one start event", extra)
     path = f"{{{BPMN}}}extensionElements/{{{CAMUNDA}}}properties/{{{CAMUNDA}}}property"
     for prop in process.findall(path):
         if prop.get("name") == "category":
@@ -209,6 +129,15 @@ def _check_lanes(process: etree._Element, allowed: Collection[str], out: Checked
         out.lanes.append((name, lane.get("id"), lane.sourceline))
         if name not in allowed:
             out.add(f"lane name {name!r} is not a known role", lane)
+    nodes = {el.get("id") for el in process.iter(tag=etree.Element) if _is_flow_node(el)}
+    placed: set[str] = set()
+    for ref in process.iter(f"{{{BPMN}}}flowNodeRef"):
+        target, lane_id = (ref.text or "").strip(), ref.getparent().get("id")
+        if target not in nodes:
+            out.add(f"flowNodeRef {target[:60]!r} names no flow node of this process", ref, lane_id)
+        elif target in placed:
+            out.add(f"flow node {target!r} is in more than one lane", ref, lane_id)
+        placed.add(target)
 
 
 def _effective_lane(task: etree._Element, lanes: dict[str, str | None]) -> str | None:
@@ -230,15 +159,19 @@ def _check_user_tasks(process: etree._Element, actions: Collection[str], out: Ch
         form_key = task.get(f"{{{CAMUNDA}}}formKey")
         if form_key not in actions:
             out.add(f"userTask camunda:formKey {form_key!r} is not a known action", task)
-        due = task.get(f"{{{CAMUNDA}}}dueDate")
-        if due is not None and not ISO_DURATION.match(due.strip()):
-            out.add(f"camunda:dueDate {due!r} is not an ISO 8601 duration", task)
-        elif due is not None and task.get("id"):
-            out.due[task.get("id")] = due.strip()
+        due = (task.get(f"{{{CAMUNDA}}}dueDate") or "").strip()
+        if task.get(f"{{{CAMUNDA}}}dueDate") is None:
+            continue
+        if not ISO_DURATION.match(due):
+            out.add(f"camunda:dueDate {due[:40]!r} is not an ISO 8601 duration of weeks/days/hours", task)
+        elif not 0 < expressions.duration_seconds(due) <= expressions.MAX_TIMER_SECONDS:
+            out.add(f"camunda:dueDate {due[:40]!r} must be more than zero and at most ten years", task)
+        elif task.get("id"):
+            out.due[task.get("id")] = due
 
 
 def _check_expressions(process: etree._Element, out: Checked) -> None:
-    for tag in ("conditionExpression", "timeDate", "timeDuration", "timeCycle"):
+    for tag in EXPRESSIONS:
         for el in process.iter(f"{{{BPMN}}}{tag}"):
             text = (el.text or "").strip()
             try:
@@ -246,50 +179,152 @@ def _check_expressions(process: etree._Element, out: Checked) -> None:
                     raise UnsafeExpression("expression is empty")
                 expressions.check(text)
             except UnsafeExpression as exc:
-                out.add(f"unsafe {tag}: {exc}", el, _owner_id(el))
+                out.add(f"unsafe {tag}: {exc}", el, owner_id(el))
+                continue
+            if expressions.free_names(text):
+                continue  # a value from task data: the script engine vets it when the timer starts
+            if tag == "conditionExpression":
+                out.add(f"conditionExpression {text[:60]!r} is constant; a condition must read process data",
+                        el, owner_id(el))
+            elif (reason := expressions.constant_timer_problem(tag, text)) is not None:
+                out.add(f"unsafe {tag}: {reason}", el, owner_id(el))
 
 
-def _check_scopes(process: etree._Element, out: Checked) -> None:
-    for scope in [process, *process.iter(f"{{{BPMN}}}subProcess")]:
-        _check_scope(scope, out)
+def _reads_data(text: str) -> bool:
+    try:
+        return bool(expressions.free_names(text))
+    except UnsafeExpression:
+        return True  # unsafe: reported elsewhere, and never a reliable wait
+
+
+def waits(el: etree._Element) -> bool:
+    """True if the engine stops at ``el`` until a person acts or a constant amount of real time passes."""
+    kind = local(el)[1]
+    if kind in ("intermediateCatchEvent", "boundaryEvent"):  # a data-driven timer or a date may be due already
+        times = timer_expressions(el)
+        text = (times[0].text or "").strip() if len(times) == 1 else ""
+        return (bool(times) and local(times[0])[1] != "timeDate" and not _reads_data(text)
+                and expressions.constant_timer_problem(local(times[0])[1], text) is None)
+    if kind == "subProcess":
+        graph = _Graph(el)
+        return not _reach(graph.kind("startEvent"), _instant_edges(graph)) & set(graph.kind("endEvent"))
+    return kind == "userTask"
+
+
+class _Graph:
+    """The flow nodes of one (sub)process and the sequence flows between them."""
+
+    def __init__(self, scope: etree._Element, out: Checked | None = None) -> None:
+        self.nodes = {el.get("id"): el for el in scope if _is_flow_node(el)}
+        self.incoming: dict[str, list[str]] = {nid: [] for nid in self.nodes}
+        self.outgoing: dict[str, list[str]] = {nid: [] for nid in self.nodes}
+        self.hosts: dict[str, str] = {}  # boundary event id -> the activity it is attached to
+        for flow in bpmn_children(scope, "sequenceFlow"):
+            source, target = flow.get("sourceRef"), flow.get("targetRef")
+            if source in self.nodes and target in self.nodes:
+                self.incoming[target].append(source)
+                self.outgoing[source].append(target)
+            elif out is not None:
+                out.add("sequenceFlow must connect two flow nodes of the same (sub)process", flow)
+        for boundary in bpmn_children(scope, "boundaryEvent"):
+            host = boundary.get("attachedToRef")
+            if host in self.nodes and local(self.nodes[host])[1] in ("userTask", "subProcess"):
+                self.hosts[boundary.get("id")] = host
+                self.incoming[boundary.get("id")].append(host)
+                self.outgoing[host].append(boundary.get("id"))
+            elif out is not None:
+                out.add("boundaryEvent is not attached to a userTask or subProcess in this scope", boundary)
+
+    def kind(self, kind: str) -> list[str]:
+        """Ids of the nodes of one BPMN type."""
+        return [nid for nid, el in self.nodes.items() if local(el)[1] == kind]
 
 
 def _check_scope(scope: etree._Element, out: Checked) -> None:
-    nodes = {el.get("id"): el for el in scope if isinstance(el.tag, str) and _is_flow_node(el)}
-    incoming: dict[str, list[str]] = {nid: [] for nid in nodes}
-    for flow in bpmn_children(scope, "sequenceFlow"):
-        source, target = flow.get("sourceRef"), flow.get("targetRef")
-        if source not in nodes or target not in nodes:
-            out.add("sequenceFlow must connect two flow nodes of the same (sub)process", flow)
-            continue
-        incoming[target].append(source)
-    for boundary in bpmn_children(scope, "boundaryEvent"):
-        host = boundary.get("attachedToRef")
-        if host not in nodes:
-            out.add("boundaryEvent is not attached to an activity in this scope", boundary)
-        else:
-            incoming[boundary.get("id")].append(host)
-    if scope is not None and local(scope)[1] == "subProcess" and len(bpmn_children(scope, "startEvent")) != 1:
+    graph = _Graph(scope, out)
+    starts = graph.kind("startEvent")
+    if local(scope)[1] == "subProcess" and len(starts) != 1:
         out.add("sub-process needs exactly one start event", scope)
-    _report_trapped(nodes, incoming, out)
+    _check_flow_ends(scope, graph, out)
+    alive = _reach(graph.kind("endEvent"), graph.incoming)
+    reached = _reach(starts, graph.outgoing) if starts else set(graph.nodes)
+    for nid, el in graph.nodes.items():
+        if nid not in alive:
+            out.add("cannot reach an end event (trap loop or dead end)", el)
+        if nid not in reached:
+            out.add("cannot be reached from the start event", el)
+    for nid in sorted(_on_cycles(_instant_edges(graph)), key=lambda n: graph.nodes[n].sourceline or 0):
+        out.add("loop with no userTask (or constant timer) to wait on: the engine would spin forever",
+                graph.nodes[nid])
+
+
+def _check_flow_ends(scope: etree._Element, graph: _Graph, out: Checked) -> None:
+    flows = {f.get("id"): f for f in bpmn_children(scope, "sequenceFlow")}
+    for nid, el in graph.nodes.items():
+        kind = local(el)[1]
+        if kind in ("startEvent", "boundaryEvent") and [s for s in graph.incoming[nid] if graph.hosts.get(nid) != s]:
+            out.add(f"a {kind} cannot have incoming sequence flows", el)
+        if kind == "endEvent" and graph.outgoing[nid]:
+            out.add("an endEvent cannot have outgoing sequence flows", el)
+        default = el.get("default")
+        flow = flows.get(default) if default is not None else None
+        if default is not None and (flow is None or flow.get("sourceRef") != nid):
+            out.add(f"default flow {default[:60]!r} is not an outgoing sequence flow of this element", el)
+        elif flow is not None and flow.find(f"{{{BPMN}}}conditionExpression") is not None:
+            out.add("the default flow cannot have a condition", flow)
 
 
 def _is_flow_node(el: etree._Element) -> bool:
     # Unsupported activities/events count as nodes too, so one rejected element
     # does not also produce "dangling flow" noise around it.
+    if not isinstance(el.tag, str):
+        return False
     ns, name = local(el)
     return ns == BPMN and (name in FLOW_NODES or name in UNSUPPORTED_NODES
                            or name.endswith(("Task", "Event", "Gateway")))
 
 
-def _report_trapped(nodes: dict, incoming: dict[str, list[str]], out: Checked) -> None:
-    ends = [nid for nid, el in nodes.items() if local(el)[1] == "endEvent"]
-    alive, queue = set(ends), deque(ends)
-    while queue:  # reverse BFS: which nodes can still reach an end event
-        for source in incoming[queue.popleft()]:
-            if source not in alive:
-                alive.add(source)
-                queue.append(source)
-    for nid, el in nodes.items():
-        if nid not in alive:
-            out.add("cannot reach an end event (trap loop or dead end)", el)
+def _reach(sources: Iterable[str], edges: dict[str, list[str]]) -> set[str]:
+    """Every node reachable from ``sources`` along ``edges`` (sources included)."""
+    seen = set(sources)
+    queue = deque(seen)
+    while queue:
+        for target in edges.get(queue.popleft(), ()):
+            if target not in seen:
+                seen.add(target)
+                queue.append(target)
+    return seen
+
+
+def _instant_edges(graph: _Graph) -> dict[str, list[str]]:
+    """Flows between nodes that do not wait; a boundary timer counts as entered along with its host."""
+    waiting = {nid for nid, el in graph.nodes.items() if waits(el)}
+    edges = {nid: [t for t in graph.outgoing[nid] if t not in waiting and graph.hosts.get(t) != nid]
+             for nid in graph.nodes if nid not in waiting}
+    for boundary, host in graph.hosts.items():
+        if boundary not in waiting:  # it may fire the moment its host starts, so it bypasses the host's wait
+            for source in [*graph.incoming[host], host]:
+                if source in edges:
+                    edges[source].append(boundary)
+    return edges
+
+
+def _on_cycles(edges: dict[str, list[str]]) -> list[str]:
+    """Nodes on a loop (or between loops): what is left after peeling nodes with no predecessor or successor."""
+    succ = {nid: [t for t in targets if t in edges] for nid, targets in edges.items()}
+    pred: dict[str, list[str]] = {nid: [] for nid in edges}
+    for nid, targets in succ.items():
+        for target in targets:
+            pred[target].append(nid)
+    degree = {nid: [len(pred[nid]), len(succ[nid])] for nid in edges}
+    queue = deque(nid for nid, (ins, outs) in degree.items() if not ins or not outs)
+    removed = set(queue)
+    while queue:
+        nid = queue.popleft()
+        for neighbours, side in ((succ[nid], 0), (pred[nid], 1)):
+            for other in neighbours:
+                degree[other][side] -= 1
+                if not degree[other][side] and other not in removed:
+                    removed.add(other)
+                    queue.append(other)
+    return [nid for nid in edges if nid not in removed]
