@@ -76,3 +76,12 @@ def lock_row(model, row_id, undefer=()):
     query = (select(model).where(model.id == row_id).with_for_update()
              .options(*(load_now(column) for column in undefer)).execution_options(populate_existing=True))
     return db.session.scalars(query).first()
+
+
+def upsert(model, keys: dict, values: dict) -> None:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET values: two concurrent writers of one settings row both win
+    in turn instead of one failing on the primary key."""
+    from sqlalchemy.dialects import postgresql, sqlite
+    insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    db.session.execute(insert(model.__table__).values(**keys, **values)
+                       .on_conflict_do_update(index_elements=list(keys), set_=values))

@@ -13,7 +13,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from . import state as codec
-from . import validation, xmlsafe
+from . import migration, structure, validation, xmlsafe
 from .errors import BpmnValidationError, WorkflowError
 from .runtime import FastWorkflow, json_copy, tasks_in_state
 from .script_engine import SafeScriptEngine
@@ -83,6 +83,28 @@ class Engine:
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise WorkflowError(f"corrupt workflow state: {exc!r}") from None
         return Instance(compiled, version, workflow)
+
+    def migrate(self, key: str, from_version: int, load_from: Callable[[], bytes], to_version: int,
+                load_to: Callable[[], bytes], state: str) -> Instance:
+        """Restore an instance saved on ``from_version`` and move it onto ``to_version``.
+
+        Raises ``migration.MigrationRefused`` (a WorkflowError with ``reasons``) when the change is not compatible.
+        """
+        old = self.load(key, from_version, load_from, state)
+        new = self._spec(key, to_version, load_to)
+        migration.migrate(old._workflow, new.spec, to_version)
+        return Instance(new, to_version, old._workflow)
+
+    def structure(self, xml: bytes | str) -> dict:
+        """Process properties and user tasks of a BPMN document (parsed safely, not validated)."""
+        root = xmlsafe.parse(xmlsafe.to_bytes(xml), self.max_bytes)
+        return {"key": structure.process_key(root), "properties": structure.properties(root),
+                "lanes": structure.lanes(root), "user_tasks": structure.user_tasks(root)}
+
+    def diff(self, old_xml: bytes | str, new_xml: bytes | str) -> dict:
+        """Elements added, removed and changed between two BPMN documents (DI ignored)."""
+        return structure.diff(xmlsafe.parse(xmlsafe.to_bytes(old_xml), self.max_bytes),
+                              xmlsafe.parse(xmlsafe.to_bytes(new_xml), self.max_bytes))
 
     def _spec(self, key: str, version: int, load_xml: Callable[[], bytes]) -> CompiledSpec:
         def build() -> CompiledSpec:

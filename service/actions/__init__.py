@@ -27,16 +27,19 @@ class Action:
     handler: Callable[[ActionContext, dict], dict]
     subject_kinds: tuple[str, ...]
     description: str
+    sets: tuple[str, ...] = ()  # the process variables it returns, for gateways (documented vocabulary)
 
 
 REGISTRY: dict[str, Action] = {}
 
 
-def action(name: str, schema: type[Schema], subject_kinds=("meeting",), description: str = ""):
-    """Register a handler under a formKey."""
+def action(name: str, schema: type[Schema], subject_kinds=("meeting",), description: str = "",
+           sets: tuple[str, ...] = ()):
+    """Register a handler under a formKey; ``sets`` names the variables it returns for gateways."""
 
     def register(fn):
-        REGISTRY[name] = Action(name, schema, fn, tuple(subject_kinds), description or (fn.__doc__ or "").strip())
+        REGISTRY[name] = Action(name, schema, fn, tuple(subject_kinds), description or (fn.__doc__ or "").strip(),
+                                tuple(sets))
         return fn
 
     return register
@@ -60,6 +63,13 @@ def form_fields(name: str) -> list[dict]:
 
 def _type_name(field) -> str:
     return next((t for cls, t in _FIELD_TYPES.items() if isinstance(field, cls)), "string")
+
+
+def vocabulary() -> list[dict]:
+    """Every action for BPMN authors: formKey name, what it works on, the variables it sets, its input."""
+    return [{"name": a.name, "subject_kinds": list(a.subject_kinds), "sets": list(a.sets),
+             "description": a.description, "fields": form_fields(a.name)}
+            for a in sorted(REGISTRY.values(), key=lambda a: a.name)]
 
 
 def names() -> frozenset[str]:

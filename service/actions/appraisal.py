@@ -24,14 +24,14 @@ class RateSchema(Schema):
             raise ValidationError("Rate each member once.", "ratings")
 
 
-@action("appraisal.close_self", NoData)
+@action("appraisal.close_self", NoData, sets=("self_assessment_ratio",))
 def close_self(ctx, data):
     """Close self-assessment (自评); sets self_assessment_ratio."""
     rows = meeting_data.attendance_rows(ctx.subject)
     return {"self_assessment_ratio": meeting_data.ratio(sum(1 for r in rows if r.self_assessment), len(rows))}
 
 
-@action("appraisal.close_peer", NoData)
+@action("appraisal.close_peer", NoData, sets=("peer_assessment_ratio",))
 def close_peer(ctx, data):
     """Close peer assessment (互评); sets peer_assessment_ratio (members who rated anyone / invitees)."""
     rows = meeting_data.attendance_rows(ctx.subject)
@@ -39,7 +39,7 @@ def close_peer(ctx, data):
     return {"peer_assessment_ratio": meeting_data.ratio(len(raters), len(rows))}
 
 
-@action("appraisal.rate", RateSchema)
+@action("appraisal.rate", RateSchema, sets=("unqualified_count",))
 def rate(ctx, data):
     """The branch rates every invited full member (评定等次); sets unqualified_count."""
     invited = {r.member_id: r for r in meeting_data.attendance_rows(ctx.subject)}

@@ -80,19 +80,19 @@ def notify(ctx, data):
     return {}
 
 
-@action("meeting.close_feedback", NoData)
+@action("meeting.close_feedback", NoData, sets=("feedback_ratio", "voting_feedback_ratio"))
 def close_feedback(ctx, data):
     """Close feedback (反馈); the ratios decide whether the meeting may be held."""
     return meeting_data.feedback_ratios(ctx.subject)
 
 
-@action("meeting.close_check_in", NoData)
+@action("meeting.close_check_in", NoData, sets=("checked_in_ratio", "voting_present_ratio"))
 def close_check_in(ctx, data):
     """Close sign-in (签到)."""
     return meeting_data.presence_ratios(ctx.subject)
 
 
-@action("meeting.record_minutes", MinutesSchema)
+@action("meeting.record_minutes", MinutesSchema, sets=("appraised",))
 def record_minutes(ctx, data):
     """Record the minutes; attendees and absentees come from sign-in. Sets appraised (民主评议 already done)."""
     minutes_data.save_minutes(ctx.subject, ctx.user, data)
@@ -106,7 +106,7 @@ def summarize(ctx, data):
     return {}
 
 
-@action("meeting.reschedule", RescheduleSchema)
+@action("meeting.reschedule", RescheduleSchema, sets=("cancelled", "scheduled_at"))
 def reschedule(ctx, data):
     """Quorum not reached: move the meeting to a new time (notice again) or cancel it."""
     if data["cancel"]:
@@ -117,7 +117,7 @@ def reschedule(ctx, data):
     return {"cancelled": False, "scheduled_at": data["scheduled_at"].isoformat()}
 
 
-@action("meeting.cancel", CancelSchema)
+@action("meeting.cancel", CancelSchema, sets=("cancelled",))
 def cancel(ctx, data):
     """Cancel the meeting with a reason."""
     meeting_data.mark_cancelled(ctx.subject, data["reason"])

@@ -25,19 +25,19 @@ def submit(ctx, data):
 
 
 @action("review.decide", DecideSchema, subject_kinds=("meeting", "transfer", "org_transfer", "exemption",
-                                                       "score_claim"))
+                                                       "score_claim"), sets=("approved", "review_comment"))
 def decide(ctx, data):
     """The superior approves, or returns with a reason (审核)."""
     return {"approved": data["approved"], "review_comment": data.get("comment")}
 
 
-@action("review.acknowledge", AcknowledgeSchema, subject_kinds=("meeting",))
+@action("review.acknowledge", AcknowledgeSchema, subject_kinds=("meeting",), sets=("acknowledged",))
 def acknowledge(ctx, data):
     """The superior has read it (审阅); there is no way to reject."""
     return {"acknowledged": True}
 
 
-@action("review.confirm", NoData, subject_kinds=("meeting",))
+@action("review.confirm", NoData, subject_kinds=("meeting",), sets=("confirmed",))
 def confirm(ctx, data):
     """The branch itself confirms the record (确认)."""
     return {"confirmed": True}

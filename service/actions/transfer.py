@@ -59,7 +59,8 @@ class ExpirySchema(Schema):
             raise ValidationError("A reason is required when withdrawing.", "comment")
 
 
-@action("transfer.approve", ApproveSchema, subject_kinds=("transfer", "org_transfer"))
+@action("transfer.approve", ApproveSchema, subject_kinds=("transfer", "org_transfer"),
+        sets=("approved", "steps_left"))
 def approve(ctx, data):
     """The approver at the current step of the chain approves, or returns it with a reason."""
     subject = ctx.subject
@@ -72,7 +73,7 @@ def approve(ctx, data):
     return {"approved": True, "steps_left": len(subject.chain) - subject.step}
 
 
-@action("transfer.receive", ReceiveSchema, subject_kinds=("transfer",))
+@action("transfer.receive", ReceiveSchema, subject_kinds=("transfer",), sets=("accepted",))
 def receive(ctx, data):
     """The receiving branch takes the member in, or refuses with a reason."""
     if not data["accepted"]:
@@ -80,7 +81,7 @@ def receive(ctx, data):
     return {"accepted": data["accepted"]}
 
 
-@action("transfer.issue_letter", LetterSchema, subject_kinds=("transfer",))
+@action("transfer.issue_letter", LetterSchema, subject_kinds=("transfer",), sets=("letter_expires_at",))
 def issue_letter(ctx, data):
     """The sending branch issues the letter of introduction (介绍信) with its validity period."""
     return _letter(ctx.subject, data["letter_no"], data.get("valid_days"))
@@ -93,7 +94,8 @@ def record_receipt(ctx, data):
     return {}
 
 
-@action("transfer.handle_expiry", ExpirySchema, subject_kinds=("transfer",))
+@action("transfer.handle_expiry", ExpirySchema, subject_kinds=("transfer",),
+        sets=("outcome", "letter_expires_at"))
 def handle_expiry(ctx, data):
     """The letter expired without a receipt: issue a new one, record a late receipt, or withdraw."""
     transfer = ctx.subject

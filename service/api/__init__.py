@@ -18,12 +18,12 @@ api = ProblemApi()
 def register_api(app) -> None:
     """Bind the API, its blueprints, bearer security in the spec, and Swagger UI's local assets."""
     from . import (appraisals, attachments, attendance, auth, claims, compliance, definitions, exemptions, flows,
-                   meetings, notifications, org_transfers, orgs, people, registry, rollups, scores, tasks, transfers)
+                   meeting_types, meetings, notifications, org_transfers, orgs, people, registry, rollups, scores, tasks, transfers)
     api.init_app(app, spec_kwargs={"security": [{"bearerAuth": []}]})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     for module in (auth, orgs, people, definitions, tasks, meetings, attendance, appraisals, notifications,
                    attachments, registry, transfers, org_transfers, exemptions, flows, scores, rollups, compliance,
-                   claims):
+                   claims, meeting_types):
         api.register_blueprint(module.blp)
     _serve_swagger_assets(app)
 

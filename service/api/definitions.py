@@ -1,12 +1,14 @@
-"""Process definitions (BPMN)."""
+"""Process definitions (BPMN): deploy, validate, versions, diff, switches, instance migration."""
 from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from ..auth import current_user
 from ..errors import ApiError
+from ..schemas.definitions import (DefinitionQuery, DefinitionView, DiffQuery, MigrationIn, MigrationOut, Switch,
+                                   ValidationReport, VersionView)
 from ..schemas.work import DefinitionOut, VersionQuery
-from ..services import definitions
+from ..services import definitions, instance_migration
 
 blp = Blueprint("definitions", __name__, url_prefix="/api/process-definitions",
                 description="BPMN process definitions: meeting types and other procedures")
@@ -23,10 +25,11 @@ def _uploaded_xml() -> bytes:
 
 @blp.route("")
 class Definitions(MethodView):
-    @blp.response(200, DefinitionOut(many=True))
-    def get(self):
-        """The latest version of every process."""
-        return definitions.list_latest()
+    @blp.arguments(DefinitionQuery, location="query")
+    @blp.response(200, DefinitionView(many=True))
+    def get(self, query):
+        """The latest version of every process (?category=meeting for the meeting types)."""
+        return definitions.list_latest(query["category"])
 
     @blp.response(201, DefinitionOut)
     @blp.alt_response(200, schema=DefinitionOut, description="Identical XML: the existing version")
@@ -37,6 +40,35 @@ class Definitions(MethodView):
         return definition, 201 if created else 200
 
 
+@blp.route("/validate")
+class Validate(MethodView):
+    @blp.response(200, ValidationReport)
+    def post(self):
+        """Check BPMN without deploying it (platform admin): every problem with element id and line."""
+        return definitions.validate_report(current_user(), _uploaded_xml())
+
+
+@blp.route("/vocabulary")
+class Vocabulary(MethodView):
+    def get(self):
+        """Lanes, actions (camunda:formKey) with the variables each sets, start variables and properties."""
+        return definitions.vocabulary()
+
+
+@blp.route("/<key>")
+class Definition(MethodView):
+    @blp.response(200, DefinitionView)
+    def get(self, key):
+        """The latest version of one process."""
+        return definitions.latest_view(key)
+
+    @blp.arguments(Switch)
+    @blp.response(200, DefinitionView)
+    def patch(self, body, key):
+        """Switch a whole type on or off (platform admin); running instances go on to their end."""
+        return definitions.set_type_enabled(current_user(), key, body["enabled"])
+
+
 @blp.route("/<key>/xml")
 class DefinitionXml(MethodView):
     @blp.arguments(VersionQuery, location="query")
@@ -44,3 +76,37 @@ class DefinitionXml(MethodView):
     def get(self, query, key):
         """The BPMN XML of a definition (latest version unless ?version=)."""
         return Response(definitions.get_xml(key, query["version"]), mimetype="application/xml")
+
+
+@blp.route("/<key>/versions")
+class Versions(MethodView):
+    @blp.response(200, VersionView(many=True))
+    def get(self, key):
+        """Every version, newest first, with the number of instances still running on each."""
+        return definitions.versions(key)
+
+
+@blp.route("/<key>/versions/<int:version>")
+class OneVersion(MethodView):
+    @blp.arguments(Switch)
+    @blp.response(200, VersionView)
+    def patch(self, body, key, version):
+        """Switch one version on or off (platform admin): new instances use the newest enabled version."""
+        return definitions.set_version_enabled(current_user(), key, version, body["enabled"])
+
+
+@blp.route("/<key>/diff")
+class Diff(MethodView):
+    @blp.arguments(DiffQuery, location="query")
+    def get(self, query, key):
+        """Structural diff of two versions (?from=1&to=2): elements added, removed, changed field by field."""
+        return definitions.diff(key, query["from_version"], query["to"])
+
+
+@blp.route("/<key>/migrations")
+class Migrations(MethodView):
+    @blp.arguments(MigrationIn)
+    @blp.response(200, MigrationOut)
+    def post(self, body, key):
+        """Move running instances to a newer version (platform admin); incompatible ones are refused with reasons."""
+        return instance_migration.migrate(current_user(), key, body)

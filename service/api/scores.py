@@ -9,7 +9,8 @@ from ..auth import (current_integration, current_user, integration_tokens, issue
                     revoke_integration_token)
 from ..schemas.scoring import (NOTICE_DOC, DuesPaymentIn, DuesPaymentOut, DuesPaymentQuery, IntegrationTokenCreatedOut,
                                IntegrationTokenIn, IntegrationTokenOut, MemberScoreOut, ScoreEventsIn, ScoreIngestOut,
-                               ScorePeriodQuery, ScoreRuleAuditOut, ScoreRuleOut, ScoreRuleUpdateIn)
+                               ScorePeriodQuery, ScoreRuleAuditOut, ScoreRuleOut, ScoreRuleUpdateIn,
+                               MeetingRuleIn)
 from ..services import dues, score_rules, scoring
 
 blp = Blueprint("scores", __name__, url_prefix="/api", description="Points: score events, member scores, rules "
@@ -71,6 +72,16 @@ class ScoreRules(MethodView):
     def get(self):
         """The scoring rules in force (any signed-in user). Points are a reference, never the measure of a person."""
         return score_rules.rule_views()
+
+    @blp.arguments(MeetingRuleIn)
+    @blp.response(201, ScoreRuleOut)
+    def post(self, data):
+        """A platform admin adds the points of a meeting type that earns none yet (e.g. an uploaded one).
+
+        The rule is per meeting to the branch, like the packaged meeting rules; 409 rule_exists when the type
+        already has one (change that with PUT).
+        """
+        return score_rules.create_meeting_rule(current_user(), data)
 
 
 @blp.route("/score-rules/<rule_id>")

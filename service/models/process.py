@@ -1,7 +1,7 @@
 """Process definitions, running instances, the human-task inbox table and the audit trail."""
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from ..database import UTCDateTime, utcnow
@@ -21,6 +21,8 @@ class ProcessDefinition(db.Model):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deployed_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    # camunda:property pairs of the process element (category, held_by, ...), read once at deploy
+    properties: Mapped[dict | None] = mapped_column(JSON)
 
 
 class ProcessInstance(db.Model):
@@ -91,3 +93,27 @@ class JobLock(db.Model):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     holder: Mapped[str | None] = mapped_column(String(100))
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ProcessType(db.Model):
+    """A platform admin's switch for a whole process key (every version); no row means enabled."""
+
+    __tablename__ = "process_type"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+
+class OrgProcessSetting(db.Model):
+    """An organisation's choice whether the branches below it may start a meeting type (会议类型管理).
+
+    The nearest setting up the tree decides; no setting anywhere means allowed.
+    """
+
+    __tablename__ = "org_process_setting"
+    org_id: Mapped[int] = mapped_column(ForeignKey("org.id"), primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))

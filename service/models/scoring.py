@@ -183,3 +183,36 @@ class ComplianceRow(db.Model):
     held: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(5))  # green | red
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CustomScoreRule(db.Model):
+    """A scoring rule a platform admin added for a meeting type deployed later (action meeting.<key>).
+
+    Its logic is the packaged per-event org rule; points, cap and enabled change through score_rule_setting like
+    any other rule's.
+    """
+
+    __tablename__ = "custom_score_rule"
+    id: Mapped[str] = mapped_column(String(60), primary_key=True)
+    action: Mapped[str] = mapped_column(String(120), unique=True)
+    category: Mapped[str] = mapped_column(String(30))
+    points: Mapped[int] = mapped_column(Integer)
+    cap: Mapped[int | None] = mapped_column(Integer)
+    cap_period: Mapped[str | None] = mapped_column(String(10))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+
+class ComplianceSetting(db.Model):
+    """A platform admin's 督办达标 requirement for a process key: overrides the packaged one or adds one."""
+
+    __tablename__ = "compliance_setting"
+    process_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    period: Mapped[str] = mapped_column(String(10))
+    required: Mapped[int] = mapped_column(Integer)
+    held_by: Mapped[str] = mapped_column(String(10))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))

@@ -71,3 +71,21 @@ class ComplianceOut(Schema):
     period = fields.String()
     computed_at = ChinaDateTime()
     rows = fields.List(fields.Nested(ComplianceRowOut))
+
+
+class RequirementIn(Schema):
+    period = fields.String(required=True, validate=validate.OneOf(["month", "quarter", "year"]))
+    required = fields.Integer(required=True, validate=validate.Range(min=1, max=1000))
+    held_by = fields.String(validate=validate.OneOf(["branch", "group"]))
+    label = fields.String(validate=validate.Length(max=200))
+    enabled = fields.Boolean(load_default=True)
+
+
+class RequirementView(Schema):
+    process_key = fields.String()
+    period = fields.String()
+    required = fields.Integer()
+    held_by = fields.String()
+    label = fields.String()
+    enabled = fields.Boolean()
+    source = fields.String(metadata={"description": "packaged | changed | added"})

@@ -218,3 +218,13 @@ class DuesPaymentQuery(Schema):
     month = fields.String(load_default=None, validate=_month)
     limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class MeetingRuleIn(Schema):
+    process_key = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    points = fields.Integer(required=True, validate=validate.Range(min=0, max=10_000))
+    cap = fields.Integer(load_default=None, validate=validate.Range(min=0, max=1_000_000))
+    cap_period = fields.String(load_default=None, validate=validate.OneOf(["day", "week", "month", "quarter", "year"]))
+    category = fields.String(load_default="organizational_life",
+                             validate=validate.OneOf(["organizational_life", "education", "pioneer"]))
+    label = fields.String(load_default=None, validate=validate.Length(max=200))

@@ -1,6 +1,6 @@
 """Compliance supervision (督办达标): did each branch (and group) hold its required meetings in a period?
 
-Requirements are data (rules/data/compliance.json). A meeting counts as held when its status is completed, in
+Requirements are data (rules/data/compliance.json) with platform admins' changes (compliance_settings). A meeting counts as held when its status is completed, in
 the China month its scheduled_at falls in, for the unit that held it (group meetings: the group). Counts come
 from one GROUP BY over the meetings of the scope and period; `rules.evaluate` turns them into green/red rows.
 Retired (merged) branches are left out. On demand is always current; the clock also snapshots the nightly periods.
@@ -13,12 +13,12 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from sqlalchemy import and_, case, func, or_, select
 
-from rules import COMPLIANCE_PERIODS, evaluate, load_requirements, months_in, parse_period
+from rules import COMPLIANCE_PERIODS, evaluate, months_in, parse_period
 
 from ..database import utcnow
 from ..extensions import db
 from ..models import ComplianceRow, Meeting
-from . import access, rollups
+from . import access, compliance_settings, rollups
 from .registry import append_text_row
 
 UNIT_KINDS = ("branch", "group")
@@ -55,12 +55,11 @@ def rows_for(root_id: int | None, labels: list[str], own_period_only: bool = Fal
 
 def _plan(labels: list[str], own_period_only: bool) -> dict[str, list]:
     """The requirements each label evaluates: those no longer than it (or only its own length)."""
-    plan = {}
+    plan, in_force = {}, compliance_settings.requirements()
     for label in labels:
         depth = COMPLIANCE_PERIODS.index(parse_period(label))
-        plan[label] = [r for r in load_requirements() if (COMPLIANCE_PERIODS.index(r.period) == depth
-                                                           if own_period_only else
-                                                           COMPLIANCE_PERIODS.index(r.period) <= depth)]
+        plan[label] = [r for r in in_force if (COMPLIANCE_PERIODS.index(r.period) == depth if own_period_only
+                                               else COMPLIANCE_PERIODS.index(r.period) <= depth)]
     return plan
 
 
@@ -110,7 +109,7 @@ def held_counts(tree_cte, needs: dict[str, list[str]]) -> dict[tuple, int]:
 
 def workbook(report_data: dict) -> bytes:
     """One sheet: a row per unit, meeting type and period, status in words."""
-    names = {r.process_key: r.label or r.process_key for r in load_requirements()}
+    names = {r.process_key: r.label or r.process_key for r in compliance_settings.requirements()}
     book = Workbook()
     sheet = book.active
     sheet.title = f"督办达标 {report_data['period']}"

@@ -10,13 +10,12 @@ from ..errors import ApiError
 from ..extensions import db
 from ..models import Attendance, HumanTask, Meeting, Member, Minutes, Org, ProcessInstance
 from ..actions import meeting_data, minutes_data
-from . import access, notifications, runtime, scoring
-from .definitions import latest_enabled
+from . import access, notifications, process_types, runtime, scoring
+from .definitions import held_by, latest_enabled
 
-# Who is invited by default, per bundled meeting type; other types invite the whole branch.
+# Who is invited by default, per bundled meeting type; other types invite the whole branch, or whom their
+# camunda:property "invitees" names (committee: the 支委 only).
 INVITEES = {"committee_meeting": "committee", "group_meeting": "group"}
-# Which kind of organisation holds a type (the group meeting's org is the 党小组); others are branches'.
-HELD_BY = {"group_meeting": "group"}
 # A meeting's phase follows from which actions are open (so any BPMN composed of these actions works).
 PHASES = [("meeting.reschedule", "quorum_failed"), ("review.decide", "under_review"),
           ("review.acknowledge", "under_review"), ("review.confirm", "under_review"),
@@ -102,10 +101,11 @@ def create_meeting(user, data: dict) -> Meeting:
     access.require_active(org)
     definition = latest_enabled(data["process_key"], category="meeting")
     _require_holder(org, definition)
+    process_types.require_allowed(org, definition.key)
     if data["scheduled_at"] <= utcnow():
         raise ApiError("backdated_meeting", 422, "Meetings cannot be recorded after the fact; "
                        "scheduled_at must be in the future.")
-    invitees = _invitees(org, definition.key, data.get("invitee_ids"))
+    invitees = _invitees(org, definition, data.get("invitee_ids"))
     meeting = Meeting(process_key=definition.key, process_version=definition.version, org_id=org.id,
                       title=data["title"], scheduled_at=data["scheduled_at"], location=data.get("location"),
                       online=bool(data.get("online")), organiser_id=user.id)
@@ -121,14 +121,14 @@ def create_meeting(user, data: dict) -> Meeting:
 
 
 def _require_holder(org: Org, definition) -> None:
-    kind = HELD_BY.get(definition.key, "branch")
+    kind = held_by(definition)
     if org.kind != kind:
-        held_by = {"group": "a party group (党小组)", "branch": "a branch (党支部)"}[kind]
-        raise ApiError("invalid_org", 422, f"A {definition.name} is held by {held_by}; organisation {org.id} "
-                       f"is a {org.kind}.", errors={"org_id": [f"must be {held_by}"]})
+        holder = {"group": "a party group (党小组)", "branch": "a branch (党支部)"}[kind]
+        raise ApiError("invalid_org", 422, f"A {definition.name} is held by {holder}; organisation {org.id} "
+                       f"is a {org.kind}.", errors={"org_id": [f"must be {holder}"]})
 
 
-def _invitees(org: Org, process_key: str, invitee_ids) -> list[Member]:
+def _invitees(org: Org, definition, invitee_ids) -> list[Member]:
     branch = access.branch_of(org)
     members = list(db.session.scalars(select(Member).where(
         Member.org_id == branch.id, Member.deleted_at.is_(None)).order_by(Member.id)))
@@ -141,7 +141,8 @@ def _invitees(org: Org, process_key: str, invitee_ids) -> list[Member]:
             raise ApiError("invalid_invitees", 422, f"Not members of organisation {org.id}: {missing}.",
                            errors={"invitee_ids": missing})
         return chosen
-    if INVITEES.get(process_key) == "committee":
+    invited = (definition.properties or {}).get("invitees") or INVITEES.get(definition.key)
+    if invited == "committee":
         members = [m for m in members if m.committee_role]
     if not members:
         raise ApiError("no_invitees", 422, "Nobody would be invited to this meeting.")

@@ -46,7 +46,7 @@ def engine() -> Engine:
     return current_app.extensions["orglife_engine"]
 
 
-def _xml_loader(key: str, version: int) -> Callable[[], bytes]:
+def xml_loader(key: str, version: int) -> Callable[[], bytes]:
     def load() -> bytes:
         return db.session.scalars(select(ProcessDefinition.xml).where(
             ProcessDefinition.key == key, ProcessDefinition.version == version)).one()
@@ -56,7 +56,7 @@ def _xml_loader(key: str, version: int) -> Callable[[], bytes]:
 def start_instance(definition: ProcessDefinition, subject_kind: str, subject, user,
                    data: dict | None = None) -> ProcessInstance:
     """Create an instance for a subject, run it to its first wait, and mirror its tasks."""
-    wf = engine().start(definition.key, definition.version, _xml_loader(definition.key, definition.version),
+    wf = engine().start(definition.key, definition.version, xml_loader(definition.key, definition.version),
                         {"subject_kind": subject_kind, "subject_id": subject.id, **(data or {})})
     instance = ProcessInstance(process_key=definition.key, process_version=definition.version,
                                subject_kind=subject_kind, subject_id=subject.id, state="",
@@ -71,7 +71,7 @@ def start_instance(definition: ProcessDefinition, subject_kind: str, subject, us
 def load_workflow(instance: ProcessInstance):
     """Rehydrate an instance's state against the cached spec."""
     return engine().load(instance.process_key, instance.process_version,
-                         _xml_loader(instance.process_key, instance.process_version), instance.state)
+                         xml_loader(instance.process_key, instance.process_version), instance.state)
 
 
 def complete(task: HumanTask, user, data: dict) -> tuple[HumanTask, list[HumanTask]]:
@@ -112,6 +112,18 @@ def cancel_instance(instance: ProcessInstance, user, reason: str) -> None:
     wf.cancel()
     record_event(instance, None, "cancelled", user, comment=reason)
     _store(instance, wf, SUBJECTS[instance.subject_kind].load(instance.subject_id), cancelled=True)
+
+
+def move_to_version(instance: ProcessInstance, wf, version: int, user) -> None:
+    """Save an instance the engine has migrated onto ``version``; its subject records the version too."""
+    before = instance.process_version
+    subject = SUBJECTS[instance.subject_kind].load(instance.subject_id)
+    instance.process_version = version
+    if hasattr(subject, "process_version"):
+        subject.process_version = version
+    record_event(instance, None, "migrated", user, task_name=f"流程迁移到第 {version} 版",
+                 comment=f"version {before} -> {version}")
+    _store(instance, wf, subject)
 
 
 def refresh_instance(instance: ProcessInstance) -> None:

@@ -1,4 +1,5 @@
-"""The scoring rules in force: the packaged rule sets with the admins' changes (points, cap, enabled) applied.
+"""The scoring rules in force: the packaged rule sets, plus the rules admins added for meeting types deployed
+later (custom_score_rule), with the admins' changes (points, cap, enabled) applied.
 
 A change is stored in score_rule_setting and audited in score_rule_audit; scoring reads the rules in force at
 the start of every batch, so a change applies to events scored from then on and never rewrites past awards.
@@ -14,8 +15,10 @@ import rules
 from ..database import transactional, utcnow
 from ..errors import ApiError
 from ..extensions import db
-from ..models import ScoreRuleAudit, ScoreRuleSetting
-from . import access
+from ..models import CustomScoreRule, ScoreRuleAudit, ScoreRuleSetting
+from . import access, definitions
+
+CUSTOM_SET = "custom"
 
 
 def overrides() -> dict[str, dict]:
@@ -33,9 +36,20 @@ def _changed_fields(row: ScoreRuleSetting) -> dict:
     return changed
 
 
+def custom_rules() -> list[rules.Rule]:
+    """The meeting rules admins added for uploaded meeting types (per meeting, to the branch)."""
+    return [rules.Rule(id=row.id, action=row.action, kind="per_event", category=row.category, points=row.points,
+                       target="org", cap=row.cap, cap_period=row.cap_period, label=row.label)
+            for row in db.session.scalars(select(CustomScoreRule).order_by(CustomScoreRule.id))]
+
+
+def _all_base() -> list[rules.Rule]:
+    return rules.default_rules() + custom_rules()
+
+
 def effective_rules() -> list[rules.Rule]:
-    """Every rule of the default sets as it applies now."""
-    return rules.apply_overrides(rules.default_rules(), overrides())
+    """Every rule (default sets and added ones) as it applies now."""
+    return rules.apply_overrides(_all_base(), overrides())
 
 
 def rule(rule_id: str) -> rules.Rule | None:
@@ -48,9 +62,42 @@ def _set_of() -> dict[str, str]:
     return {r.id: name for name in rules.DEFAULT_SETS for r in rules.load_rule_set(name)}
 
 
+def _set_name(rule_id: str) -> str:
+    return _set_of().get(rule_id, CUSTOM_SET)
+
+
 def rule_views() -> list[dict]:
     """The rules in force with the set each comes from, for GET /api/score-rules."""
-    return [{**asdict(r), "set": _set_of()[r.id]} for r in effective_rules()]
+    return [{**asdict(r), "set": _set_name(r.id)} for r in effective_rules()]
+
+
+@transactional
+def create_meeting_rule(user, data: dict) -> dict:
+    """A platform admin adds the organisational-life rule of a meeting type that has none (e.g. one uploaded)."""
+    access.require_platform_admin(user)
+    definition = definitions.get_definition(data["process_key"])
+    if definition.category != "meeting":
+        raise ApiError("not_a_meeting_type", 422, f"'{definition.key}' is not a meeting type.",
+                       errors={"process_key": ["not a meeting type"]})
+    action, rule_id = "meeting." + definition.key, "custom.meeting." + definition.key
+    if len(rule_id) > 60:
+        raise ApiError("invalid_rule", 422, "Process keys longer than 45 characters cannot carry a rule.",
+                       errors={"process_key": ["too long"]})
+    existing = next((r for r in _all_base() if r.action == action), None)
+    if existing is not None:
+        raise ApiError("rule_exists", 409, f"Meetings of '{definition.key}' already earn by rule {existing.id!r}; "
+                       "change it with PUT /api/score-rules/{id}.", rule_id=existing.id)
+    try:
+        made = rules.Rule(id=rule_id, action=action, kind="per_event", category=data["category"],
+                          points=data["points"], target="org", cap=data.get("cap"),
+                          cap_period=data.get("cap_period"), label=data.get("label") or definition.name)
+    except ValueError as error:
+        raise ApiError("invalid_rule", 422, str(error)) from None
+    _insert_custom(made, user)
+    db.session.add(ScoreRuleAudit(rule_id=made.id, changed_by=user.id, changed_at=utcnow(), before={},
+                                  after=_editable(made)))
+    db.session.flush()
+    return {**asdict(made), "set": CUSTOM_SET}
 
 
 def _editable(r: rules.Rule) -> dict:
@@ -75,7 +122,18 @@ def update_rule(user, rule_id: str, changes: dict) -> dict:
     row.updated_at, row.updated_by = utcnow(), user.id
     db.session.add(ScoreRuleAudit(rule_id=rule_id, changed_by=user.id, changed_at=row.updated_at,
                                   before=_editable(before), after=_editable(after)))
-    return {**asdict(after), "set": _set_of()[rule_id]}
+    return {**asdict(after), "set": _set_name(rule_id)}
+
+
+def _insert_custom(made: rules.Rule, user) -> None:
+    """Insert the added rule; of two admins adding one at once, the second gets 409 rule_exists."""
+    insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    added = db.session.execute(insert(CustomScoreRule.__table__).values(
+        id=made.id, action=made.action, category=made.category, points=made.points, cap=made.cap,
+        cap_period=made.cap_period, label=made.label, created_at=utcnow(), created_by=user.id)
+        .on_conflict_do_nothing())
+    if added.rowcount != 1:
+        raise ApiError("rule_exists", 409, f"Meetings of this type already earn by rule {made.id!r}.", rule_id=made.id)
 
 
 def _check_changes(changes: dict) -> None:
@@ -89,11 +147,11 @@ def _check_changes(changes: dict) -> None:
 
 
 def _base(rule_id: str) -> rules.Rule:
-    return next(r for r in rules.default_rules() if r.id == rule_id)
+    return next(r for r in _all_base() if r.id == rule_id)
 
 
 def _known(rule_id: str) -> str:
-    if rule_id not in _set_of():
+    if rule_id not in _set_of() and db.session.get(CustomScoreRule, rule_id) is None:
         raise ApiError("rule_not_found", 404, f"Scoring rule {rule_id!r} does not exist.")
     return rule_id
 

@@ -98,7 +98,7 @@ def award_meeting(meeting) -> list[ScoreEntry]:
     branch. Types without a rule earn nothing and are not recorded.
     """
     action = "meeting." + meeting.process_key
-    if not any(r.action == action for r in rules.default_rules()):
+    if not any(r.action == action for r in score_rules.effective_rules()):  # admin-defined meeting rules too
         return []
     branch = access.branch_of(db.session.get(Org, meeting.org_id))
     event = rules.Event(id=f"meeting:{meeting.id}", action=action, org_id=branch.id, occurred_at=meeting.scheduled_at)
