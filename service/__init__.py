@@ -17,11 +17,13 @@ def create_app(config: dict | None = None) -> Flask:
     from .cli import register_cli
     from .errors import register_error_handlers
     from .services.runtime import install_engine
+    from .web import register_web
     install_engine(app)
     with app.app_context():
         _tune_sqlite(db.engine)
     register_error_handlers(app, db)
     register_api(app)
+    register_web(app)  # the BPMN modeler page (/admin/modeler)
     install_auth_guard(app)
     register_cli(app)
     return app
