@@ -92,7 +92,13 @@ class Engine:
         """
         old = self.load(key, from_version, load_from, state)
         new = self._spec(key, to_version, load_to)
-        migration.migrate(old._workflow, new.spec, to_version)
+        try:
+            migration.migrate(old._workflow, new.spec, to_version)
+        except migration.MigrationRefused:
+            raise
+        except (SpiffWorkflowException, ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise migration.MigrationRefused([{"element_id": getattr(getattr(exc, "task_spec", None), "bpmn_id", None),
+                                               "state": None, "message": f"cannot migrate: {exc}"}]) from None
         return Instance(new, to_version, old._workflow)
 
     def structure(self, xml: bytes | str) -> dict:

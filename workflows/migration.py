@@ -19,7 +19,8 @@ from SpiffWorkflow.util.task import TaskState
 from .errors import WorkflowError
 
 _UNDER_WAY = TaskState.READY | TaskState.WAITING | TaskState.STARTED
-# Where a waiting step leads (and from where it was reached) may change: what lies ahead is predicted again.
+# Where a waiting step leads may change (what lies ahead is predicted again); how it was reached is checked
+# separately, against the path this instance actually took.
 _IGNORED_CHANGES = frozenset({"documentation", "inputs", "outputs"})
 
 
@@ -65,7 +66,21 @@ def _refusals(workflow, new_spec, to_version: int) -> list[dict]:
         if fields and task.state & _UNDER_WAY:
             reasons.append(_reason(task, to_version, "is where the instance waits and changed in version {v} "
                                    f"({', '.join(sorted(fields))})"))
+    for task in workflow.get_tasks(state=_UNDER_WAY, skip_subprocesses=True):
+        if not _reached_the_same_way(task, spec_diff):
+            reasons.append(_reason(task, to_version, "is where the instance waits and is reached differently in "
+                                   "version {v} (a step, fork or boundary event was added before it)"))
     return _unique(reasons)
+
+
+def _reached_the_same_way(task, spec_diff) -> bool:
+    # The waiting task keeps its place in the tree: its parent's counterpart must still lead to it, or the
+    # joins and splits of the new version wait for tokens this instance never produced.
+    new = spec_diff.alignment.get(task.task_spec)
+    parent = task.parent
+    if new is None or parent is None:
+        return True  # removed steps are reported above; the root has no parent
+    return spec_diff.alignment.get(parent.task_spec) in new.inputs
 
 
 def _reason(task, version: int, text: str) -> dict:

@@ -170,6 +170,9 @@ def _check_user_tasks(process: etree._Element, actions: Collection[str], out: Ch
             out.due[task.get("id")] = due
 
 
+_ISO_LIKE = re.compile(r"^P(?:\d+[YMWD])+(?:T(?:\d+[HMS])+)?$|^PT(?:\d+[HMS])+$")  # PT2H, P3D, P1DT2H
+
+
 def _check_expressions(process: etree._Element, out: Checked) -> None:
     for tag in EXPRESSIONS:
         for el in process.iter(f"{{{BPMN}}}{tag}"):
@@ -181,7 +184,13 @@ def _check_expressions(process: etree._Element, out: Checked) -> None:
             except UnsafeExpression as exc:
                 out.add(f"unsafe {tag}: {exc}", el, owner_id(el))
                 continue
-            if expressions.free_names(text):
+            names = expressions.free_names(text)
+            looks_literal = sorted(n for n in names if _ISO_LIKE.match(n))
+            if tag != "conditionExpression" and looks_literal:  # PT2H unquoted is a variable named PT2H
+                out.add(f"unsafe {tag}: {looks_literal[0]!r} reads as a variable name; write a duration or date "
+                        f"as a quoted string, e.g. '{looks_literal[0]}'", el, owner_id(el))
+                continue
+            if names:
                 continue  # a value from task data: the script engine vets it when the timer starts
             if tag == "conditionExpression":
                 out.add(f"conditionExpression {text[:60]!r} is constant; a condition must read process data",

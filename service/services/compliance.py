@@ -17,7 +17,7 @@ from rules import COMPLIANCE_PERIODS, evaluate, months_in, parse_period
 
 from ..database import utcnow
 from ..extensions import db
-from ..models import ComplianceRow, Meeting
+from ..models import ComplianceRow, Meeting, OrgProcessSetting
 from . import access, compliance_settings, rollups
 from .registry import append_text_row
 
@@ -49,8 +49,33 @@ def rows_for(root_id: int | None, labels: list[str], own_period_only: bool = Fal
     tree = rollups.load_tree(tree_cte)
     units, plan = _units(tree), _plan(labels, own_period_only)
     held = held_counts(rollups.narrow(tree_cte, root_id, tree), _needs(plan))  # counts outside are never looked up
-    return {label: [{**row, "org_name": tree.names[row["org_id"]]} for row in evaluate(label, held, units, wanted)]
+    off = _switched_off(tree, root_id)  # a unit is not held to a type its superiors switched off for it
+    return {label: [{**row, "org_name": tree.names[row["org_id"]]} for row in evaluate(label, held, units, wanted)
+                    if row["org_id"] not in off.get(row["process_key"], ())]
             for label, wanted in plan.items()}
+
+
+def _switched_off(tree, root_id: int | None) -> dict[str, set[int]]:
+    """{process_key: the orgs of the scope under a 党委/党总支 that switched the meeting type off}."""
+    settings = db.session.execute(select(OrgProcessSetting.org_id, OrgProcessSetting.process_key).where(
+        OrgProcessSetting.enabled.is_(False))).all()
+    if not settings:
+        return {}
+    children = defaultdict(list)
+    for org_id, parent in tree.parents.items():
+        children[parent].append(org_id)
+    above = {a.id for a in access.ancestors(access.get_org(root_id))} if root_id is not None else set()
+    off = defaultdict(set)
+    for org_id, key in settings:
+        if org_id in above:
+            off[key].update(tree.parents)
+        elif org_id in tree.parents:
+            stack = [org_id]
+            while stack:
+                node = stack.pop()
+                off[key].add(node)
+                stack.extend(children[node])
+    return off
 
 
 def _plan(labels: list[str], own_period_only: bool) -> dict[str, list]:

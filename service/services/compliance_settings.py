@@ -11,7 +11,7 @@ from rules import COMPLIANCE_PERIODS, Requirement, load_requirements
 from ..database import transactional, upsert, utcnow
 from ..errors import ApiError
 from ..extensions import db
-from ..models import ComplianceSetting
+from ..models import ComplianceSetting, ProcessType
 from . import access, definitions
 
 
@@ -24,7 +24,8 @@ def requirements() -> list[Requirement]:
                                                   held_by=row.held_by, label=row.label)
         else:
             merged.pop(row.process_key, None)
-    return list(merged.values())
+    switched_off = set(db.session.scalars(select(ProcessType.key).where(ProcessType.enabled.is_(False))))
+    return [r for r in merged.values() if r.process_key not in switched_off]  # nobody may hold those
 
 
 def views() -> list[dict]:

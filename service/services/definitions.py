@@ -3,6 +3,7 @@ import hashlib
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from workflows import BpmnValidationError, BpmnTooLarge
 
@@ -24,6 +25,7 @@ BUNDLED_DIR = Path(__file__).resolve().parent.parent.parent / "bpmn"
 def deploy(xml: bytes, user=None) -> tuple[ProcessDefinition, bool]:
     """Validate and store a new version; identical XML returns the existing version. (def, created)."""
     info, properties = check(xml)
+    _require_same_kind(info, properties)
     same = db.session.scalars(select(ProcessDefinition).where(
         ProcessDefinition.key == info.key, ProcessDefinition.sha256 == hashlib.sha256(xml).hexdigest())
         .order_by(ProcessDefinition.version.desc())).first()
@@ -34,9 +36,33 @@ def deploy(xml: bytes, user=None) -> tuple[ProcessDefinition, bool]:
     definition = ProcessDefinition(key=info.key, version=latest + 1, name=info.name, category=info.category,
                                    xml=xml, sha256=hashlib.sha256(xml).hexdigest(), enabled=True,
                                    deployed_by=user.id if user else None, properties=properties)
-    db.session.add(definition)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():  # two admins deploying the same key at once: one waits for the other
+            db.session.add(definition)
+            db.session.flush()
+    except IntegrityError:
+        raise ApiError("deploy_conflict", 409, f"Another version of '{info.key}' was deployed at the same moment; "
+                       "send it again.") from None
     return definition, True
+
+
+def _require_same_kind(info, properties: dict) -> None:
+    """A key keeps its category and holder across versions: a meeting type cannot turn into a transfer (or take
+    over a bundled key of another kind), and running instances and settings keep meaning the same thing."""
+    first = db.session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == info.key)
+                               .order_by(ProcessDefinition.version.desc())).first()
+    if first is None:
+        return
+    errors = []
+    if first.category != info.category:
+        errors.append(f"process '{info.key}' is a {first.category} process; a new version cannot make it "
+                      f"{info.category} (deploy it under another id)")
+    elif info.category == "meeting" and held_by(first) != (properties.get("held_by")
+                                                           or _HELD_BY_FALLBACK.get(info.key, "branch")):
+        errors.append(f"meetings of '{info.key}' are held by each {held_by(first)}; a new version cannot change "
+                      "that (deploy it under another id)")
+    if errors:
+        raise BpmnValidationError([{"element_id": info.key, "line": None, "message": m} for m in errors])
 
 
 def check(xml: bytes):
@@ -176,12 +202,25 @@ def list_latest(category: str | None = None) -> list[dict]:
     if category:
         query = query.where(ProcessDefinition.category == category)
     switched = {t.key: t.enabled for t in db.session.scalars(select(ProcessType))}
-    return [_view(d, switched.get(d.key, True)) for d in db.session.scalars(query.order_by(ProcessDefinition.key))]
+    startable = _startable_versions()
+    return [_view(d, switched.get(d.key, True), startable.get(d.key))
+            for d in db.session.scalars(query.order_by(ProcessDefinition.key))]
 
 
-def _view(definition: ProcessDefinition, type_enabled: bool) -> dict:
+def _startable_versions(key: str | None = None) -> dict[str, int]:
+    """{key: the newest enabled version}: what new instances start on (if the type is switched on)."""
+    query = select(ProcessDefinition.key, func.max(ProcessDefinition.version)).where(
+        ProcessDefinition.enabled.is_(True)).group_by(ProcessDefinition.key)
+    if key is not None:
+        query = query.where(ProcessDefinition.key == key)
+    return dict(db.session.execute(query).all())
+
+
+def _view(definition: ProcessDefinition, type_enabled: bool, startable: int | None) -> dict:
+    """The latest version, and whether new instances may start (type on, some version enabled) and on which."""
     return {"key": definition.key, "name": definition.name, "version": definition.version,
-            "category": definition.category, "enabled": definition.enabled and type_enabled,
+            "category": definition.category, "enabled": type_enabled and startable is not None,
+            "startable_version": startable if type_enabled else None,
             "type_enabled": type_enabled, "version_enabled": definition.enabled, "sha256": definition.sha256,
             "deployed_at": definition.deployed_at, "deployed_by": definition.deployed_by,
             "held_by": held_by(definition) if definition.category == "meeting" else None}
@@ -191,7 +230,7 @@ def latest_view(key: str) -> dict:
     """The latest version of one process, as listed; 404 process_not_found."""
     definition = get_definition(key)
     switched = db.session.get(ProcessType, key)
-    return _view(definition, switched.enabled if switched is not None else True)
+    return _view(definition, switched.enabled if switched is not None else True, _startable_versions(key).get(key))
 
 
 def held_by(definition: ProcessDefinition) -> str:
@@ -236,7 +275,7 @@ def set_type_enabled(user, key: str, enabled: bool) -> dict:
     access.require_platform_admin(user)
     definition = get_definition(key)
     upsert(ProcessType, {"key": key}, {"enabled": enabled, "updated_at": utcnow(), "updated_by": user.id})
-    return _view(definition, enabled)
+    return _view(definition, enabled, _startable_versions(key).get(key))
 
 
 @transactional

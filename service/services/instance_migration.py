@@ -24,8 +24,8 @@ def migrate(user, key: str, data: dict) -> dict:
     """{to_version, migrated: [{instance_id, from_version}], refused: [{instance_id, from_version, reasons}]}."""
     access.require_platform_admin(user)
     target = _target(key, data.get("to_version"))
-    ids = _candidates(key, target.version, data.get("from_version"), data.get("instance_ids"))
-    migrated, refused = [], []
+    ids, refused = _candidates(key, target.version, data.get("from_version"), data.get("instance_ids"))
+    migrated = []
     for instance_id in ids:
         instance = lock_row(ProcessInstance, instance_id, undefer=(ProcessInstance.state,))
         if instance.status != "running" or instance.process_version == target.version:
@@ -50,12 +50,20 @@ def migrate(user, key: str, data: dict) -> dict:
 
 
 def _target(key: str, version: int | None) -> ProcessDefinition:
+    """The version to move to: the newest enabled one unless named; never a disabled one."""
+    latest = definitions.latest_enabled(key)  # 422 when the type is switched off or has no enabled version
     if version is None:
-        return definitions.latest_enabled(key)
-    return definitions.get_definition(key, version)
+        return latest
+    target = definitions.get_definition(key, version)
+    if not target.enabled:
+        raise ApiError("version_disabled", 422, f"Version {version} of '{key}' is switched off; switch it on first.",
+                       errors={"to_version": ["disabled"]})
+    return target
 
 
-def _candidates(key: str, to_version: int, from_version: int | None, instance_ids: list[int] | None) -> list[int]:
+def _candidates(key: str, to_version: int, from_version: int | None,
+                instance_ids: list[int] | None) -> tuple[list[int], list[dict]]:
+    """Running instances on older versions (ids in order) and the named ones that cannot move (newer or same)."""
     query = select(ProcessInstance.id, ProcessInstance.process_version).where(
         ProcessInstance.process_key == key, ProcessInstance.status == "running")
     if from_version is not None:
@@ -68,10 +76,12 @@ def _candidates(key: str, to_version: int, from_version: int | None, instance_id
         if missing:
             raise ApiError("instance_not_found", 404, f"No running instances of '{key}' with ids {missing}.",
                            errors={"instance_ids": missing})
-    ids = [r.id for r in rows if r.process_version != to_version]
-    if any(r.process_version > to_version for r in rows if r.id in set(ids)) and not instance_ids:
-        ids = [r.id for r in rows if r.process_version < to_version]  # never move the whole fleet backwards
+    ids = [r.id for r in rows if r.process_version < to_version]  # instances only move forward
+    refused = [{"instance_id": r.id, "from_version": r.process_version, "reasons": [{
+        "element_id": None, "state": None, "message": f"runs on version {r.process_version}, not older than "
+                                                      f"version {to_version}: instances only move forward"}]}
+        for r in rows if instance_ids and r.process_version >= to_version]
     if len(ids) > MAX_PER_CALL:
         raise ApiError("too_many_instances", 422, f"{len(ids)} instances; migrate at most {MAX_PER_CALL} per call "
                        "(name from_version or instance_ids).", errors={"instance_ids": ["too many"]})
-    return ids
+    return ids, refused

@@ -46,7 +46,7 @@ def meeting_types(user, org_id: int) -> list[dict]:
     for d in definitions.list_latest(category="meeting"):
         by = next((o for o in chain if o.id in off.get(d["key"], ())), None)
         out.append({"process_key": d["key"], "name": d["name"], "held_by": d["held_by"],
-                    "type_enabled": d["enabled"], "enabled": d["enabled"] and by is None,
+                    "type_enabled": d["type_enabled"], "enabled": d["enabled"] and by is None,
                     "switched_off_here": by is not None and by.id == org.id,
                     "disabled_by": by.id if by is not None else None})
     return out

@@ -223,3 +223,44 @@ def test_validate_without_deploying_and_meeting_actions_only(world):
     actions = {a["name"]: a for a in vocab["actions"]}
     assert actions["meeting.close_feedback"]["sets"] == ["feedback_ratio", "voting_feedback_ratio"]
     assert vocab["lanes_by_category"]["meeting"] == ["branch_admin", "superior_admin"]
+
+
+def test_switches_show_what_new_meetings_start_on_and_compliance_follows_them(world):
+    w, admin, dw, sec = world, world.admin, world.users["dangwei"], world.users["sec_a"]
+    deploy(w, STRICTER)
+    admin.client.patch("/api/process-definitions/theme_day/versions/2", json={"enabled": False},
+                       headers=admin._headers())
+    listed = next(d for d in sec.ok("get", "/api/process-definitions?category=meeting") if d["key"] == "theme_day")
+    assert (listed["version"], listed["version_enabled"], listed["enabled"], listed["startable_version"]) == (
+        2, False, True, 1)
+    types = {t["process_key"]: t for t in dw.ok("get", f"/api/orgs/{w.ids['committee']}/meeting-types")}
+    assert types["theme_day"]["enabled"] and types["theme_day"]["type_enabled"]
+    # Migration never targets a switched-off version, and never moves an instance backwards.
+    assert_problem(admin.post("/api/process-definitions/theme_day/migrations", json={"to_version": 2}),
+                   422, "version_disabled")
+    # A key keeps its kind: a meeting type cannot become a transfer, nor can an upload take over member_transfer.
+    body = assert_problem(post_xml(admin, THEME_DAY.replace(b'name="category" value="meeting"',
+                                                            b'name="category" value="other"')), 422, "invalid_bpmn")
+    assert "cannot make it other" in body["errors"][0]["message"]
+    hijack = EXAMPLE.replace(b'"special_org_life"', b'"member_transfer"')
+    assert_problem(post_xml(admin, hijack), 422, "invalid_bpmn")
+
+    period = datetime.now(CHINA).strftime("%Y-%m")
+    keys = lambda: {r["process_key"] for r in sec.ok("get", f"/api/compliance?org_id={w.ids['branch_a']}&period={period}")["rows"]}
+    assert "theme_day" in keys()
+    dw.ok("put", f"/api/orgs/{w.ids['committee']}/meeting-types/theme_day", {"enabled": False})
+    assert "theme_day" not in keys()  # not held to a type it may not start
+    dw.ok("put", f"/api/orgs/{w.ids['committee']}/meeting-types/theme_day", {"enabled": True})
+    admin.client.patch("/api/process-definitions/committee_meeting", json={"enabled": False}, headers=admin._headers())
+    assert "committee_meeting" not in keys() and "theme_day" in keys()
+
+
+def test_instances_only_move_forward(world):
+    w, admin = world, world.admin
+    create(w, "theme_day")
+    deploy(w, STRICTER)
+    moved = admin.ok("post", "/api/process-definitions/theme_day/migrations", {})
+    instance_id = moved["migrated"][0]["instance_id"]
+    back = admin.ok("post", "/api/process-definitions/theme_day/migrations", {"to_version": 1,
+                                                                              "instance_ids": [instance_id]})
+    assert back["migrated"] == [] and "only move forward" in back["refused"][0]["reasons"][0]["message"]

@@ -169,6 +169,7 @@ CORPUS = {
     'timers/timer_duration_tiny': ('timer_evil', 'shorter than 60'),
     'timers/timer_duration_weeks_and_days': ('timer_evil', 'mixes weeks'),
     'timers/timer_duration_zero': ('timer_evil', 'shorter than 60'),
+    'timers/timer_duration_unquoted': ('wait', 'reads as a variable name'),
     'timers/timer_empty': ('timer_evil', 'expression is empty'),
     'timers/timer_language': ('timer_evil', 'language='),
     'timers/timer_start_event': ('start', 'not allowed under bpmn:startEvent'),

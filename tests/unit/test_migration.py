@@ -114,3 +114,32 @@ def test_diff_names_added_removed_and_changed_elements(engine):
             "after": "voting_feedback_ratio >= 0.8"} in changed["flow_quorum_met"]
     assert any(c["field"] == "target" for c in changed["flow_start"])
     assert engine.diff(THEME_DAY, THEME_DAY) == {"added": [], "removed": [], "changed": [], "properties": []}
+
+
+def _with_boundary_timer_on_notify() -> bytes:
+    """v5: a non-interrupting 'late' timer on 发通知 (the waiting task would be reached through a new split)."""
+    extra = b'''<bpmn:boundaryEvent id="notify_late" name="late" attachedToRef="notify" cancelActivity="false">
+      <bpmn:outgoing>flow_late</bpmn:outgoing>
+      <bpmn:timerEventDefinition id="notify_late_def"><bpmn:timeDuration xsi:type="bpmn:tFormalExpression">'PT1M'</bpmn:timeDuration></bpmn:timerEventDefinition>
+    </bpmn:boundaryEvent>
+    <bpmn:endEvent id="end_late" name="late end"><bpmn:incoming>flow_late</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="flow_late" sourceRef="notify_late" targetRef="end_late" />
+    <bpmn:endEvent id="end_cancelled"'''
+    xml = THEME_DAY.replace(b'<bpmn:endEvent id="end_cancelled"', extra, 1)
+    return xml.replace(b"<bpmn:flowNodeRef>end_cancelled</bpmn:flowNodeRef>",
+                       b"<bpmn:flowNodeRef>end_cancelled</bpmn:flowNodeRef><bpmn:flowNodeRef>notify_late"
+                       b"</bpmn:flowNodeRef><bpmn:flowNodeRef>end_late</bpmn:flowNodeRef>")
+
+
+def test_waiting_step_reached_through_a_new_split_is_refused(engine):
+    v5 = _with_boundary_timer_on_notify()
+    engine.validate(v5)
+    waiting = _start(engine)
+    with pytest.raises(MigrationRefused) as refused:  # it would wait forever for the split it never passed
+        engine.migrate("theme_day", 1, _loader(THEME_DAY), 5, _loader(v5), waiting.dumps())
+    assert refused.value.reasons[0]["element_id"] == "notify" and "reached differently" in str(refused.value)
+    past = _start(engine)  # past 发通知, the new timer is behind it: fine
+    _complete(past, "meeting.notify")
+    moved = engine.migrate("theme_day", 1, _loader(THEME_DAY), 5, _loader(v5), past.dumps())
+    _complete(moved, "meeting.close_feedback", {"voting_feedback_ratio": 0.9})
+    assert [t.action for t in moved.ready_tasks()] == ["meeting.record_minutes"]
