@@ -23,6 +23,10 @@ What it does:
   4. times each batch (``time.perf_counter``), after ``db.session.remove()`` as a fresh request would start:
        - ``--mode service``: ``service.services.scoring.apply_events(events, entries=False)`` + ``commit()``,
          events prebuilt as ``rules.Event`` (building them is the caller's work and is reported apart);
+       - ``--path`` (Postgres): ``copy``, the service's bulk path (COPY, each statement in a worker thread beside
+         the Python work), ``copy-serial`` (the same statements, one after the other with the Python work), or
+         ``generic``, the unnest statements bulk ingest used before (``scoring.COPY_INGEST = False``), so old and
+         new can be compared on one machine in one sitting;
        - ``--mode http``: ``POST /api/score-events`` through Flask's test client with the batch as prebuilt
          JSON bytes and an integration token (``--auth integration``, the default) or a platform admin's access
          token (``--auth admin``): auth guard, request schema, member check, scoring, commit, response;
@@ -31,7 +35,10 @@ What it does:
      the median time per batch of each phase — rules in force, advisory locks, event ids (claim), state keys,
      state load, ``rules.score``, counter upsert (counters + video rows), ledger insert, commit, and in HTTP mode
      the request schema and member check — each split into time inside ``cursor.execute`` (SQL) and the rest
-     (Python: building arrays, converting values, the ORM; COMMIT counts as SQL). On SQLite the SQL column
+     (Python: building arrays, converting values, the ORM; COMMIT counts as SQL). The copy path's phases are its
+     four steps, "statement | Python beside it": locks + ids | state keys, load | the new ids' COPY text, COPY
+     ids | score, ledger COPY | counter rows (then the counter writes); SQL is the time inside the raw cursor's
+     execute/copy_expert in either thread, and Python only what did not overlap with it. On SQLite the SQL column
      under-counts reads: sqlite3 steps a SELECT's rows while they are fetched, which shows as Python; the phases
      add a dozen wrapper calls a batch, nothing measurable;
   6. checks, untimed, and exits 1 when one fails:
@@ -104,8 +111,13 @@ def parse_args() -> argparse.Namespace:
                         help="service: scoring.apply_events + commit; http: POST /api/score-events (service)")
     parser.add_argument("--auth", choices=("integration", "admin"), default="integration",
                         help="http mode: an integration token or a platform admin's access token (integration)")
+    parser.add_argument("--path", choices=("copy", "copy-serial", "generic"), default="copy",
+                        help="Postgres: scoring's COPY path (copy, the service's), the same without running its "
+                             "statements beside the Python work (copy-serial), or the generic statements it "
+                             "replaced for bulk ingest (generic), for a comparison on one database (copy)")
     parser.add_argument("--phases", action="store_true", help="time the phases of every batch (SQL vs Python)")
-    parser.add_argument("--profile", action="store_true", help="cProfile the timed batches, top 30 cumulative")
+    parser.add_argument("--profile", action="store_true",
+                        help="cProfile the timed batches (this thread): top 30 cumulative, top 25 by own time")
     parser.add_argument("--history", type=int, default=0,
                         help="older ledger entries (and their counters) seeded before the run (0)")
     parser.add_argument("--seed", type=int, default=1)
@@ -259,17 +271,50 @@ class Phases:
 
 
 PHASE_ORDER = ("request schema", "member check", "rules in force", "advisory locks", "event ids (claim)",
-               "state keys", "state load", "rules.score", "counter upsert", "ledger insert", "commit")
+               "locks + ids | keys", "state keys", "state load", "load | ids text", "rules.score", "COPY ids | score",
+               "counter upsert", "ledger insert", "ledger | counters", "commit")
+
+
+def timed_cursor_class(phases: Phases):
+    """A psycopg2 cursor class whose execute and copy_expert count as the current phase's SQL (in any thread)."""
+    import psycopg2.extensions
+
+    class TimedCursor(psycopg2.extensions.cursor):
+        def execute(self, *args, **kwargs):
+            phases._before()
+            try:
+                return super().execute(*args, **kwargs)
+            finally:
+                phases._after()
+
+        def copy_expert(self, *args, **kwargs):
+            phases._before()
+            try:
+                return super().copy_expert(*args, **kwargs)
+            finally:
+                phases._after()
+
+    return TimedCursor
 
 
 def install_phases(engine, mode: str) -> Phases:
     import rules
     from sqlalchemy.orm import Session
 
+    from service.extensions import db
     from service.schemas import scoring as scoring_schemas
     from service.services import score_rules, scoring
     phases = Phases(engine)
     phases.wrap(score_rules, "effective_rules", "rules in force")
+    # the COPY path: a step runs a statement (worker thread) beside Python work; its raw cursor's calls count as SQL
+    phases.wrap(scoring, "_find_copy", "locks + ids | keys")
+    phases.wrap(scoring, "_load_copy", "load | ids text")
+    phases.wrap(scoring, "_claim_and_score", "COPY ids | score")
+    phases.wrap(scoring, "_write_copy", "ledger | counters")
+    timed_cursor = timed_cursor_class(phases)
+    phases._restore.append((scoring, "_raw_cursor", scoring._raw_cursor))
+    scoring._raw_cursor = lambda: db.session.connection().connection.dbapi_connection.cursor(
+        cursor_factory=timed_cursor)
     phases.wrap(scoring, "_lock_targets", "advisory locks")
     phases.wrap(scoring, "_claim_ids", "event ids (claim)")
     phases.wrap(rules, "state_keys", "state keys")        # scoring calls rules.state_keys / rules.score
@@ -315,13 +360,15 @@ def run(url: str, args: argparse.Namespace) -> int:
     from service import create_app
     from service.extensions import db
     from service.models import Member
+    from service.services import ledger, scoring
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
     with app.app_context():
         engine = db.engine
         print(f"database: {engine.dialect.name} {engine.url.render_as_string(hide_password=True)}")
         print(f"python {platform.python_version()}, {os.cpu_count()} CPUs; mode={args.mode}"
-              f"{' (' + args.auth + ' token)' if args.mode == 'http' else ''}; {args.members} members, "
+              f"{' (' + args.auth + ' token)' if args.mode == 'http' else ''}, path={args.path}; {args.members} "
+              f"members, "
               f"1 warm-up + {args.batches} timed batches of {args.size} events; load average "
               f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         t0 = time.perf_counter()
@@ -358,6 +405,7 @@ def run(url: str, args: argparse.Namespace) -> int:
               f"{1000 * t_events:.0f} ms a batch (untimed, the caller's work)"
               + (f"; JSON body {len(bodies[0]) / 1e6:.2f} MB" if bodies else ""))
 
+        scoring.COPY_INGEST, ledger.OVERLAP = args.path != "generic", args.path == "copy"
         results = ingest_all(app, db, args, batches, events, bodies)
         if results is None:
             return 1
@@ -442,6 +490,7 @@ def ingest_all(app, db, args, batches, events, bodies) -> list[dict] | None:
         import pstats
         print()
         pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
+        pstats.Stats(profile).sort_stats("tottime").print_stats(25)
     return results
 
 

@@ -13,13 +13,18 @@ and overflow the server's lock table (max_locks_per_transaction x connections). 
 `INSERT ... ON CONFLICT DO NOTHING RETURNING` in sorted order: an id another transaction is storing waits for
 it and then counts as a duplicate, so an id never awards twice even when two batches send it for different
 members. SQLite needs none of this: the app begins every transaction IMMEDIATE, so writers queue.
+
+Bulk ingest on Postgres (`entries=False`: POST /api/score-events) takes `_ingest_copy`: same locks and rows, but
+ids, new counter rows and ledger entries go by COPY on the transaction's connection, each statement in a worker
+thread beside the batch's Python work. New ids are COPYed under a savepoint; if a concurrent batch stored one
+meanwhile, the COPY fails on the key (after waiting for it), rolls back, and the ids are claimed as above and
+the batch rescored, so an id still never awards twice.
 """
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Iterable
 
-from sqlalchemy import any_, bindparam, insert, select, text
+from sqlalchemy import any_, bindparam, insert, select
 from sqlalchemy.types import ARRAY
 
 import rules
@@ -28,13 +33,16 @@ from ..database import CHINA, transactional, utcnow
 from ..errors import ApiError
 from ..extensions import db
 from ..models import Member, Org, ScoreCounter, ScoreEntry, ScoreEvent, VideoDay, VideoProgress
-from . import access, score_rules
+from . import access, ledger, score_rules
+from .ledger import array_literal as _array_literal
 
 LOCK_NAMESPACE = {"member": 53_01, "org": 53_02}  # pg_advisory_xact_lock(int4, int4): (namespace, bucket)
 LOCK_BUCKETS = 1024
 CHUNK = 5000  # ids per IN (...) on SQLite, well below its 32,766 variables
 # Ids the service makes up for events of its own; a platform's event ids may not start with these.
 SOURCE_PREFIXES = {"meeting:": "meeting", "dues:": "dues", "claim:": "claim"}
+# Postgres bulk ingest by COPY with overlap (`_ingest_copy`); False: the generic statements (benchmarks compare).
+COPY_INGEST = True
 
 
 def apply_events(events: list[rules.Event], user=None, *, entries: bool = True
@@ -46,6 +54,9 @@ def apply_events(events: list[rules.Event], user=None, *, entries: bool = True
     if not events:
         return 0, 0, 0, []
     rule_list = score_rules.effective_rules()
+    if not entries and COPY_INGEST and _postgres():
+        accepted, points = _ingest_copy(events, rule_list, user)
+        return accepted, len(events) - accepted, points, []
     _lock_targets(events)
     new_ids = _claim_ids(events)
     fresh = [event for event in events if event.id in new_ids]
@@ -174,106 +185,46 @@ def _chunks(values: Iterable) -> Iterable[list]:
         yield values[start:start + CHUNK]
 
 
-def _bulk_insert(model, columns: dict[str, list], keys: tuple[str, ...] = (), update: str | None = None,
-                 returning: str | None = None) -> list:
-    """One bulk INSERT of rows given by column; with `keys`, overwriting `update` on a key conflict (else skipping).
-
-    Postgres: a single INSERT ... SELECT FROM unnest(<one array per column>), optionally RETURNING; SQLite: one
-    executemany (no RETURNING). Values go through the columns' own bind processors, so they are stored exactly
-    as the ORM would store them, without its per-row overhead. Rows are sent in key order, so two transactions
-    waiting on each other's new keys wait in the same order and cannot deadlock.
-    """
-    if not next(iter(columns.values())):
-        return []
-    table, connection = model.__table__, db.session.connection()
-    conflict = ""
-    if keys:
-        columns = _sorted_by(columns, keys)
-        conflict = f"ON CONFLICT ({', '.join(keys)}) " + (f"DO UPDATE SET {update} = excluded.{update}" if update
-                                                            else "DO NOTHING")
-    names = list(columns)
-    values = [_converted(table.c[name].type, connection.dialect, columns[name]) for name in names]
-    if not _postgres():
-        marks = ", ".join("?" for _ in names)
-        connection.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks}) {conflict}",
-                                   list(zip(*values)))
-        return []
-    arrays = ", ".join(f"CAST(:{name} AS {table.c[name].type.compile(connection.dialect)}[])" for name in names)
-    sql = (f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays}) {conflict}"
-           + (f" RETURNING {returning}" if returning else ""))
-    result = connection.execute(text(sql), {name: _array_literal(column) for name, column in zip(names, values)})
-    return list(result.scalars()) if returning else []
-
-
-def _sorted_by(columns: dict[str, list], keys: tuple[str, ...]) -> dict[str, list]:
-    key_of = list(zip(*(columns[k] for k in keys)))
-    order = sorted(range(len(key_of)), key=key_of.__getitem__)
-    return {name: [column[i] for i in order] for name, column in columns.items()}
-
-
-def _converted(column_type, dialect, values: list) -> list:
-    """Values through the column type's bind processor (e.g. aware -> naive UTC), each distinct value once."""
-    process = column_type.bind_processor(dialect)
-    if process is None:
-        return values
-    done: dict = {}
-    out = []
-    for value in values:
-        if value is not None:
-            converted = done.get(value)
-            if converted is None:
-                converted = done[value] = process(value)
-            value = converted
-        out.append(value)
-    return out
-
-
-def _array_literal(values: list) -> str:
-    """A Postgres array in text form, '{1,NULL,3}' or '{"a","b"}': parsed by the server several times faster
-    than the ARRAY[...] of one typed literal per element that psycopg2 writes for a list."""
-    sample = next((v for v in values if v is not None), None)
-    if isinstance(sample, int) and not isinstance(sample, bool):
-        return "{" + ",".join("NULL" if v is None else str(v) for v in values) + "}"
-    if isinstance(sample, datetime):
-        return "{" + ",".join("NULL" if v is None else f'"{v.isoformat(sep=" ")}"' for v in values) + "}"
-    if None not in values and all(type(v) is str for v in values):
-        body = '","'.join(values)
-        if '\\' not in body and body.count('"') == 2 * (len(values) - 1):  # no quote inside any value
-            return '{"' + body + '"}'
-    return "{" + ",".join("NULL" if v is None else _quoted(v) for v in values) + "}"
-
-
-def _quoted(value) -> str:
-    text_value = value if isinstance(value, str) else str(value)
-    return '"' + text_value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 # --- locking and event ids ------------------------------------------------------------------------------------
+
+LOCK_SQL = ("SELECT count(pg_advisory_xact_lock(k.ns, k.b)) FROM (SELECT ns, b FROM unnest(CAST(%(ns)s AS "
+            "integer[]), CAST(%(b)s AS integer[])) AS u(ns, b) ORDER BY ns, b) AS k")
+
 
 def _lock_targets(events: list[rules.Event]) -> None:
     """Postgres: advisory locks on every member and org bucket the batch names, in sorted order."""
     if not _postgres():
         return  # SQLite: BEGIN IMMEDIATE already serialises writers
-    buckets = sorted({(LOCK_NAMESPACE["member"], e.member_id % LOCK_BUCKETS) for e in events if e.member_id is not None}
-                     | {(LOCK_NAMESPACE["org"], e.org_id % LOCK_BUCKETS) for e in events if e.org_id is not None})
-    db.session.execute(text("SELECT count(pg_advisory_xact_lock(k.ns, k.b)) FROM (SELECT ns, b FROM "
-                            "unnest(CAST(:ns AS integer[]), CAST(:b AS integer[])) AS u(ns, b) ORDER BY ns, b) AS k"),
-                       {"ns": [ns for ns, _ in buckets], "b": [b for _, b in buckets]})
+    db.session.connection().exec_driver_sql(LOCK_SQL, _buckets(events))
+
+
+def _buckets(events: list[rules.Event]) -> dict[str, str]:
+    """The advisory-lock keys of the members and orgs the batch names, as LOCK_SQL's two arrays."""
+    member, org = LOCK_NAMESPACE["member"], LOCK_NAMESPACE["org"]
+    buckets = sorted({(member, m % LOCK_BUCKETS) for m in {e.member_id for e in events} if m is not None}
+                     | {(org, o % LOCK_BUCKETS) for o in {e.org_id for e in events} if o is not None})
+    return {"ns": _array_literal([ns for ns, _ in buckets]), "b": _array_literal([b for _, b in buckets])}
+
+
+def _first_copies(events: list[rules.Event]) -> dict[str, rules.Event]:
+    """Each id's copy the scorer takes (the earliest; on a tie the first sent), in the order ids first appear."""
+    first: dict[str, rules.Event] = {}
+    for event in events:
+        kept = first.setdefault(event.id, event)
+        if event.occurred_at < kept.occurred_at:
+            first[event.id] = event
+    return first
 
 
 def _claim_ids(events: list[rules.Event]) -> set[str]:
     """Store the batch's event ids not stored before; the ids this call stored (the others are duplicates)."""
-    first: dict[str, rules.Event] = {}
-    for event in events:  # a repeated id keeps the copy the scorer takes: the earliest
-        kept = first.get(event.id)
-        if kept is None or event.occurred_at < kept.occurred_at:
-            first[event.id] = event
+    first = _first_copies(events)
     if not _postgres():  # writers are serialised: what is not stored now is new
         for ids in _chunks(first):
             for stored in db.session.scalars(select(ScoreEvent.event_id).where(ScoreEvent.event_id.in_(ids))):
                 del first[stored]
     chosen = list(first.values())
-    stored = _bulk_insert(ScoreEvent, {
+    stored = ledger.bulk_insert(ScoreEvent, {
         "event_id": list(first), "action": [e.action for e in chosen], "occurred_at": [e.occurred_at for e in chosen],
         "member_id": [e.member_id if e.member_id is not None else e.org_id for e in chosen],
         "received_at": [utcnow()] * len(chosen)}, ("event_id",), returning="event_id")
@@ -333,13 +284,14 @@ def _write_state(state: rules.ScoreState, loaded: tuple[dict, dict, dict], targe
     points, positions, seconds = (_changed(now, before) for now, before in
                                   zip((state.points, state.video_positions, state.video_seconds), loaded))
     keys = list(points)
-    _bulk_insert(ScoreCounter, {"target": [targets[k[1]] for k in keys], "target_id": [k[0] for k in keys],
-                                "rule_id": [k[1] for k in keys], "period": [k[2] for k in keys],
-                                "points": list(points.values())}, ("target", "target_id", "rule_id", "period"), "points")
-    _bulk_insert(VideoProgress, {"member_id": [k[0] for k in positions], "object_id": [k[1] for k in positions],
-                                 "position": list(positions.values())}, ("member_id", "object_id"), "position")
-    _bulk_insert(VideoDay, {"member_id": [k[0] for k in seconds], "day": [k[1] for k in seconds],
-                            "seconds": list(seconds.values())}, ("member_id", "day"), "seconds")
+    ledger.bulk_insert(ScoreCounter, {
+        "target": [targets[k[1]] for k in keys], "target_id": [k[0] for k in keys], "rule_id": [k[1] for k in keys],
+        "period": [k[2] for k in keys], "points": list(points.values())}, ("target", "target_id", "rule_id", "period"),
+        "points")
+    ledger.bulk_insert(VideoProgress, {"member_id": [k[0] for k in positions], "object_id": [k[1] for k in positions],
+                                       "position": list(positions.values())}, ("member_id", "object_id"), "position")
+    ledger.bulk_insert(VideoDay, {"member_id": [k[0] for k in seconds], "day": [k[1] for k in seconds],
+                                  "seconds": list(seconds.values())}, ("member_id", "day"), "seconds")
 
 
 def _append(awards: list[rules.Award], user, entries: bool) -> list[ScoreEntry]:
@@ -355,5 +307,114 @@ def _append(awards: list[rules.Award], user, entries: bool) -> list[ScoreEntry]:
     if entries:
         rows = [dict(zip(columns, row)) for row in zip(*columns.values())]
         return list(db.session.scalars(insert(ScoreEntry).returning(ScoreEntry), rows))
-    _bulk_insert(ScoreEntry, columns)
+    ledger.bulk_insert(ScoreEntry, columns)
     return []
+
+
+# --- Postgres bulk ingest: COPY, a statement at a time overlapped with the Python work --------------------------
+
+_EVENT_COLUMNS = ("event_id", "member_id", "action", "occurred_at", "received_at")
+_FIND_SQL = LOCK_SQL + "; SELECT event_id FROM score_event WHERE event_id = ANY(CAST(%(ids)s AS varchar[]))"
+_PREFIXES = tuple(SOURCE_PREFIXES)
+
+
+def _ingest_copy(events: list[rules.Event], rule_list: list[rules.Rule], user) -> tuple[int, int]:
+    """apply_events(entries=False) on Postgres: (accepted, points awarded), the generic path's rows and locks.
+
+    In order, each statement in a worker thread while this thread does the Python work beside it: locks + which
+    ids are stored (state keys), load the state (the new ids' COPY text), COPY the new ids (scoring), COPY the
+    ledger (the counter rows), then write the counter and video rows.
+    """
+    targets = {rule.id: rule.target for rule in rule_list}
+    cursor = _raw_cursor()
+    try:
+        keys, first, stored = _find_copy(cursor, events, rule_list)
+        chosen = [first[event_id] for event_id in sorted(first) if event_id not in stored]
+        rows, body, times = _load_copy(cursor, keys, targets, chosen)
+        awards, new, state, loaded = _claim_and_score(cursor, events, chosen, body, (keys, rows), rule_list)
+        _write_copy(cursor, awards, state, loaded, targets, user, times)
+    finally:
+        cursor.close()
+    return len(new), sum(award.points for award in awards)
+
+
+def _raw_cursor():
+    """A psycopg2 cursor on the session's connection: the same transaction."""
+    return db.session.connection().connection.dbapi_connection.cursor()
+
+
+def _find_copy(cursor, events: list[rules.Event], rule_list: list[rules.Rule]
+               ) -> tuple[rules.StateKeys, dict[str, rules.Event], set[str]]:
+    """Lock, and look up which ids score_event holds, while computing the state keys of every copy (a superset
+    of what scoring reads) and each id's first copy: (keys, first copies, stored ids)."""
+    params = {**_buckets(events), "ids": _array_literal([e.id for e in events])}
+    with ledger.Meanwhile(ledger.fetch, cursor, _FIND_SQL, params) as found:  # locks first: no stale counter
+        keys = rules.state_keys(events, rule_list)
+        first = _first_copies(events)
+    return keys, first, {row[0] for row in found.value()}
+
+
+def _load_copy(cursor, keys: rules.StateKeys, targets: dict[str, str], chosen: list[rules.Event]
+               ) -> tuple[list[tuple], str, dict[str, str]]:
+    """Fetch the counter and video rows the batch can touch (one statement) while writing the new ids' COPY
+    text: (rows, text, the new events' times as COPY text by id)."""
+    query = ledger.state_query(([k for k in keys.points if targets[k[1]] == "member"],
+                                [k for k in keys.points if targets[k[1]] == "org"],
+                                keys.video_positions, keys.video_seconds))
+    with ledger.Meanwhile(ledger.fetch, cursor, *query) as found:
+        times = [ledger.utc_text(e.occurred_at) for e in chosen]
+        received, ids = ledger.utc_text(utcnow()), ledger.copy_texts([e.id for e in chosen])
+        body = "".join([f"{i}\t{e.member_id if e.member_id is not None else e.org_id}\t{a}\t{t}\t{received}\n"
+                        for i, a, t, e in zip(ids, ledger.copy_texts([e.action for e in chosen]), times, chosen)])
+    return found.value(), body, dict(zip([e.id for e in chosen], times))
+
+
+def _state_of(keys: rules.StateKeys, rows: list[tuple]) -> rules.ScoreState:
+    """The loaded rows as a ScoreState (rows the query returned beyond the keys are left out)."""
+    state = rules.ScoreState()
+    into = ((state.points, keys.points), (state.points, keys.points),
+            (state.video_positions, keys.video_positions), (state.video_seconds, keys.video_seconds))
+    for tag, first, second, third, value in rows:
+        found, wanted = into[tag]
+        key = (first, second, third) if tag < 2 else (first, second)
+        if key in wanted:
+            found[key] = value
+    return state
+
+
+def _claim_and_score(cursor, events: list[rules.Event], chosen: list[rules.Event], body: str, loaded_rows: tuple,
+                     rule_list: list[rules.Rule]) -> tuple[list[rules.Award], list[str], rules.ScoreState, tuple]:
+    """COPY the new ids while scoring the events that carry them: (awards, ids stored, state, state as loaded).
+
+    `chosen` holds the copy to store of every id score_event did not hold, in id order. When a concurrent batch
+    stored one of them since, the COPY fails; then the ids are claimed by INSERT ... ON CONFLICT DO NOTHING and
+    the batch is scored again from the state as loaded, with just the ids this batch stored.
+    """
+    new = [e.id for e in chosen]
+    with ledger.Meanwhile(ledger.copy_new, cursor, "score_event", _EVENT_COLUMNS, body) as claim:
+        state = _state_of(*loaded_rows)
+        loaded = _snapshot(state)
+        new_set = set(new)
+        awards = rules.score([e for e in events if e.id in new_set], rule_list, state)
+    if not claim.value():
+        stored = _claim_ids(chosen)  # in id order; waits for a batch storing one of them, as the COPY did
+        new = [event_id for event_id in new if event_id in stored]
+        state = rules.ScoreState(*(dict(part) for part in loaded))
+        awards = rules.score([e for e in events if e.id in stored], rule_list, state)
+    return awards, new, state, loaded
+
+
+def _write_copy(cursor, awards: list[rules.Award], state: rules.ScoreState, loaded: tuple, targets: dict[str, str],
+                user, times: dict[str, str]) -> None:
+    """COPY the ledger while preparing the counter and video rows scoring changed, then write those."""
+    sources = [("event", a.event_id) if not a.event_id.startswith(_PREFIXES) else source_of(a.event_id)
+               for a in awards]
+    body = ledger.entries_text(awards, sources, times, user)
+    with ledger.Meanwhile(ledger.copy_in, cursor, "score_entry", ledger.ENTRY_COLUMNS, body) as entries:
+        points, positions, seconds = (_changed(now, before) for now, before in
+                                      zip((state.points, state.video_positions, state.video_seconds), loaded))
+        writes = ledger.state_writes((("score_counter", {(targets[k[1]],) + k: v for k, v in points.items()},
+                                       {(targets[k[1]],) + k for k in loaded[0]}),
+                                      ("video_progress", positions, loaded[1]), ("video_day", seconds, loaded[2])))
+    entries.value()
+    ledger.run_writes(cursor, writes)
