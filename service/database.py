@@ -78,10 +78,15 @@ def lock_row(model, row_id, undefer=()):
     return db.session.scalars(query).first()
 
 
+def dialect_insert(table):
+    """An INSERT for the session's database that supports ON CONFLICT (Postgres or SQLite)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+    insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return insert(table)
+
+
 def upsert(model, keys: dict, values: dict) -> None:
     """INSERT ... ON CONFLICT (keys) DO UPDATE SET values: two concurrent writers of one settings row both win
     in turn instead of one failing on the primary key."""
-    from sqlalchemy.dialects import postgresql, sqlite
-    insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    db.session.execute(insert(model.__table__).values(**keys, **values)
+    db.session.execute(dialect_insert(model.__table__).values(**keys, **values)
                        .on_conflict_do_update(index_elements=list(keys), set_=values))

@@ -11,7 +11,7 @@ from ..schemas.scoring import (NOTICE_DOC, DuesPaymentIn, DuesPaymentOut, DuesPa
                                IntegrationTokenIn, IntegrationTokenOut, MemberScoreOut, ScoreEventsIn, ScoreIngestOut,
                                ScorePeriodQuery, ScoreRuleAuditOut, ScoreRuleOut, ScoreRuleUpdateIn,
                                MeetingRuleIn)
-from ..services import dues, score_rules, scoring
+from ..services import dues, member_scores, score_rules, scoring
 
 blp = Blueprint("scores", __name__, url_prefix="/api", description="Points: score events, member scores, rules "
                 "administration, dues. " + NOTICE_DOC)
@@ -63,7 +63,7 @@ class MemberScore(MethodView):
         Visible to the member and to admins over the member's branch; 404 otherwise; 422 invalid_period.
         Points are a reference, never the measure of a person (see `notice`).
         """
-        return scoring.member_score(current_user(), member_id, query["period"])
+        return member_scores.member_score(current_user(), member_id, query["period"])
 
 
 @blp.route("/score-rules")

@@ -8,11 +8,10 @@ from dataclasses import asdict
 from functools import lru_cache
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
 import rules
 
-from ..database import transactional, utcnow
+from ..database import dialect_insert, transactional, utcnow
 from ..errors import ApiError
 from ..extensions import db
 from ..models import CustomScoreRule, ScoreRuleAudit, ScoreRuleSetting
@@ -127,8 +126,7 @@ def update_rule(user, rule_id: str, changes: dict) -> dict:
 
 def _insert_custom(made: rules.Rule, user) -> None:
     """Insert the added rule; of two admins adding one at once, the second gets 409 rule_exists."""
-    insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    added = db.session.execute(insert(CustomScoreRule.__table__).values(
+    added = db.session.execute(dialect_insert(CustomScoreRule.__table__).values(
         id=made.id, action=made.action, category=made.category, points=made.points, cap=made.cap,
         cap_period=made.cap_period, label=made.label, created_at=utcnow(), created_by=user.id)
         .on_conflict_do_nothing())
@@ -158,8 +156,8 @@ def _known(rule_id: str) -> str:
 
 def _locked_setting(rule_id: str) -> ScoreRuleSetting:
     """The rule's settings row, created if missing, locked (FOR UPDATE) so two edits apply one after the other."""
-    insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    db.session.execute(insert(ScoreRuleSetting.__table__).values(rule_id=rule_id, cap_set=False, updated_at=utcnow())
+    db.session.execute(dialect_insert(ScoreRuleSetting.__table__)
+                       .values(rule_id=rule_id, cap_set=False, updated_at=utcnow())
                        .on_conflict_do_nothing(index_elements=["rule_id"]))
     query = (select(ScoreRuleSetting).where(ScoreRuleSetting.rule_id == rule_id).with_for_update()
              .execution_options(populate_existing=True))
