@@ -596,9 +596,11 @@ def verify(db, batches, events, generator: Generator, results, day0: datetime) -
     labels = sorted({key[3] for key in cells})
     counters = {(c.target, c.target_id, c.rule_id, c.period): c.points for c in db.session.scalars(
         select(ScoreCounter).where(ScoreCounter.period.in_(labels or [""])))}
-    over = [(key, points) for key, points in counters.items() if points > by_id[key[2]].cap]
-    check("counter cells over their cap", over[:5], [])
-    check("ledger sums over the cap", [(k, p) for k, p in cells.items() if p > by_id[k[2]].cap][:5], [])
+    def over_cap(key, points) -> bool:
+        return by_id[key[2]].cap is not None and points > by_id[key[2]].cap  # cap_period alone: counted, uncapped
+
+    check("counter cells over their cap", [(k, p) for k, p in counters.items() if over_cap(k, p)][:5], [])
+    check("ledger sums over the cap", [(k, p) for k, p in cells.items() if over_cap(k, p)][:5], [])
     check("counter cells = ledger sums per (member, rule, China day)", counters == dict(cells), True)
     full = sum(points == by_id[key[2]].cap for key, points in counters.items())
 

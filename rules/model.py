@@ -41,6 +41,9 @@ def _require(ok: bool, owner: str, message: str) -> None:
 class Rule:
     """One scoring rule. `cap` points at most per (target, rule, China `cap_period`); None = uncapped.
 
+    A `cap_period` without a `cap` is uncapped but counted: the scorer keeps the period's counter, so a cap an
+    admin sets later (only a rule with a cap_period can take one) counts what the period has awarded already.
+
     `unit` is "event" (points per event) or "seconds" (points per full `unit_seconds` accumulated).
     `min_seconds` is exclusive: an event earns only with `seconds` > min_seconds (甘肃: read > 30 s).
     """
@@ -84,7 +87,7 @@ class Rule:
     def _check_cap(self, owner: str) -> None:
         _require(self.cap_period is None or self.cap_period in PERIODS, owner,
                  f"unknown cap_period {self.cap_period!r}; one of {PERIODS}")
-        _require((self.cap is None) == (self.cap_period is None), owner, "cap and cap_period go together")
+        _require(self.cap is None or self.cap_period is not None, owner, "a cap needs a cap_period")
         _require(self.cap is None or (_is_int(self.cap) and self.cap >= 0), owner, "cap must be an integer >= 0")
 
 

@@ -24,7 +24,7 @@ _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 class _Step(NamedTuple):
     rule: Rule
     kind: RuleKind
-    period: int         # index into Moment, -1 when uncapped
+    period: int         # index into Moment, -1 without a cap_period (no counter)
     member: bool        # target member (else org)
     keys: Callable | None   # the kind's keys() when it names rows of its own
 
@@ -109,12 +109,13 @@ def score(events: Iterable[Event], rules: Sequence[Rule], state: ScoreState) -> 
             if points <= 0:
                 continue
             target_id = event.member_id if member else event.org_id
-            if period >= 0:  # capped: grant what is left of the cap in the event's China period
+            if period >= 0:  # counted: grant what is left of the cap in the event's China period
                 key = (target_id, rule.id, when[period])
                 used = counters.get(key, 0)
-                points = min(points, rule.cap - used)
-                if points <= 0:
-                    continue
+                if rule.cap is not None:  # else uncapped but counted, for a cap set later
+                    points = min(points, rule.cap - used)
+                    if points <= 0:
+                        continue
                 counters[key] = used + points
             awards.append(Award(event_id, rule.id, rule.category, rule.target, target_id, points, event.occurred_at))
     return awards

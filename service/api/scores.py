@@ -9,8 +9,7 @@ from ..auth import (current_integration, current_user, integration_tokens, issue
                     revoke_integration_token)
 from ..schemas.scoring import (NOTICE_DOC, DuesPaymentIn, DuesPaymentOut, DuesPaymentQuery, IntegrationTokenCreatedOut,
                                IntegrationTokenIn, IntegrationTokenOut, MemberScoreOut, ScoreEventsIn, ScoreIngestOut,
-                               ScorePeriodQuery, ScoreRuleAuditOut, ScoreRuleOut, ScoreRuleUpdateIn,
-                               MeetingRuleIn)
+                               ScorePeriodQuery, ScoreRuleAuditOut, ScoreRuleIn, ScoreRuleOut, ScoreRuleUpdateIn)
 from ..services import dues, member_scores, score_rules, scoring
 
 blp = Blueprint("scores", __name__, url_prefix="/api", description="Points: score events, member scores, rules "
@@ -73,15 +72,18 @@ class ScoreRules(MethodView):
         """The scoring rules in force (any signed-in user). Points are a reference, never the measure of a person."""
         return score_rules.rule_views()
 
-    @blp.arguments(MeetingRuleIn)
+    @blp.arguments(ScoreRuleIn)
     @blp.response(201, ScoreRuleOut)
     def post(self, data):
-        """A platform admin adds the points of a meeting type that earns none yet (e.g. an uploaded one).
+        """A platform admin adds a rule: a meeting type's points, or a declared-points item (申报积分项).
 
-        The rule is per meeting to the branch, like the packaged meeting rules; 409 rule_exists when the type
-        already has one (change that with PUT).
+        `{process_key, points, cap?, cap_period?, category?, label?}`: per meeting to the branch, like the packaged
+        meeting rules (custom.meeting.<key>). `{declared: {key, label, points, category?, cap?, cap_period?}}`: an
+        item members claim under (custom.declared.<key>, action score_claim.<key>); `points` is its base, `cap` its
+        maximum per member per China `cap_period` (default year). Change either later with PUT. 409 rule_exists;
+        422 validation_error, not_a_meeting_type, invalid_rule.
         """
-        return score_rules.create_meeting_rule(current_user(), data)
+        return score_rules.create_rule(current_user(), data)
 
 
 @blp.route("/score-rules/<rule_id>")
@@ -91,8 +93,8 @@ class ScoreRuleById(MethodView):
     def put(self, data, rule_id):
         """A platform admin changes points, cap or enabled; applies to events scored from now on; audited.
 
-        422 not_editable for any other field (the rule's logic is code), invalid_rule_change (e.g. a cap on an
-        uncapped rule); 404 rule_not_found.
+        422 not_editable for any other field (the rule's logic is code), invalid_rule_change (e.g. a cap on a
+        rule without a cap period); 404 rule_not_found.
         """
         return score_rules.update_rule(current_user(), rule_id, data)
 

@@ -2,20 +2,33 @@
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..database import UTCDateTime, utcnow
 from ..extensions import db
 
+# Ids the service makes up for events of its own, and the ledger source each maps to; a platform's event ids
+# may not start with these.
+SOURCE_PREFIXES = {"meeting:": "meeting", "dues:": "dues", "claim:": "claim"}
 BIG_ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements only INTEGER PRIMARY KEY
+
+
+def key_text(length: int) -> String:
+    """A text key compared byte by byte on Postgres too (COLLATE "C"; SQLite's default BINARY already is).
+
+    Ledger, counter and event-id keys are identifiers, never sorted for people; the database's locale collation
+    made every index comparison of a bulk ingest a locale-aware string comparison. Byte order is also the order
+    Python's sorted() gives, which the ingest sorts ids in.
+    """
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
 
 
 class ScoreEvent(db.Model):
     """Every event id ever accepted (an id seen before awards nothing again)."""
 
     __tablename__ = "score_event"
-    event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event_id: Mapped[str] = mapped_column(key_text(100), primary_key=True)
     member_id: Mapped[int] = mapped_column(Integer)  # no FK: ingest is bulk, validated against member ids first
     action: Mapped[str] = mapped_column(String(40))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -27,16 +40,18 @@ class ScoreEntry(db.Model):
 
     __tablename__ = "score_entry"
     __table_args__ = (Index("ix_score_entry_target", "target", "target_id", "occurred_at"),
-                      Index("ix_score_entry_source", "source", "source_id"))
+                      # Platform events' ids are score_event's primary key already; index the service's own.
+                      Index("ix_score_entry_source", "source", "source_id", postgresql_where=text("source <> 'event'"),
+                            sqlite_where=text("source <> 'event'")))
     id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
-    target: Mapped[str] = mapped_column(String(10))  # member | org
+    target: Mapped[str] = mapped_column(key_text(10))  # member | org
     target_id: Mapped[int] = mapped_column(Integer)
     rule_id: Mapped[str] = mapped_column(String(60))
     category: Mapped[str] = mapped_column(String(30))  # organizational_life | education | pioneer
     points: Mapped[int] = mapped_column(Integer)  # negative for a reversal
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)  # what the period is taken from
-    source: Mapped[str] = mapped_column(String(20))  # event | meeting | dues | claim | reversal
-    source_id: Mapped[str | None] = mapped_column(String(100))  # event id, meeting id, payment id, claim id
+    source: Mapped[str] = mapped_column(key_text(20))  # event | meeting | dues | claim | reversal
+    source_id: Mapped[str | None] = mapped_column(key_text(100))  # event id, meeting id, payment id, claim id
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("score_entry.id"))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -47,10 +62,10 @@ class ScoreCounter(db.Model):
     """Points awarded so far per (target, rule, China period): what a cap reads."""
 
     __tablename__ = "score_counter"
-    target: Mapped[str] = mapped_column(String(10), primary_key=True)
+    target: Mapped[str] = mapped_column(key_text(10), primary_key=True)
     target_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    rule_id: Mapped[str] = mapped_column(String(60), primary_key=True)
-    period: Mapped[str] = mapped_column(String(10), primary_key=True)
+    rule_id: Mapped[str] = mapped_column(key_text(60), primary_key=True)
+    period: Mapped[str] = mapped_column(key_text(10), primary_key=True)
     points: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -59,7 +74,7 @@ class VideoProgress(db.Model):
 
     __tablename__ = "video_progress"
     member_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    object_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    object_id: Mapped[str] = mapped_column(key_text(100), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -68,7 +83,7 @@ class VideoDay(db.Model):
 
     __tablename__ = "video_day"
     member_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    day: Mapped[str] = mapped_column(key_text(10), primary_key=True)
     seconds: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -131,6 +146,8 @@ class ScoreClaim(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("org.id"), index=True)  # the member's branch when applying
+    # the declared-points item (申报积分项) claimed under: a declared rule, packaged or added by a platform admin
+    rule_id: Mapped[str] = mapped_column(String(60), default="declared.claim", server_default="declared.claim")
     points: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(Text)
     evidence_ids: Mapped[list] = mapped_column(JSON, default=list)
@@ -162,8 +179,9 @@ class Leaderboard(db.Model):
     """A ranking computed by the clock (members by learning points, or branches by total), stamped with its time."""
 
     __tablename__ = "leaderboard"
+    __table_args__ = (UniqueConstraint("org_id", "kind", "period", name="uq_leaderboard_board"),)  # one board each
     id: Mapped[int] = mapped_column(primary_key=True)
-    org_id: Mapped[int] = mapped_column(Integer, index=True)
+    org_id: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(10))  # member | branch
     period: Mapped[str] = mapped_column(String(10))
     rows: Mapped[list] = mapped_column(JSON)
@@ -186,10 +204,9 @@ class ComplianceRow(db.Model):
 
 
 class CustomScoreRule(db.Model):
-    """A scoring rule a platform admin added for a meeting type deployed later (action meeting.<key>).
-
-    Its logic is the packaged per-event org rule; points, cap and enabled change through score_rule_setting like
-    any other rule's.
+    """A scoring rule a platform admin added: for a meeting type deployed later (action meeting.<key>, the packaged
+    per-event org rule's logic), or a declared-points item, 申报积分项 (action score_claim.<key>, kind declared,
+    to the member). Points, cap and enabled change through score_rule_setting like any other rule's.
     """
 
     __tablename__ = "custom_score_rule"

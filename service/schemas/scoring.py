@@ -2,11 +2,13 @@
 import re
 from datetime import datetime
 
-from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from rules import NOTICE
 
-from ..services.scoring import SOURCE_PREFIXES
+from ..actions.meeting import not_blank
+from ..models.scoring import SOURCE_PREFIXES
+from .claims import MAX_POINTS as MAX_CLAIM_POINTS
 from .times import ChinaDateTime
 
 NOTICE_DOC = f"Points are a reference, never the measure of a person: always {NOTICE!r}."
@@ -177,7 +179,8 @@ class ScoreRuleUpdateIn(Schema):
         unknown = INCLUDE  # the service names the fields that may not change
 
     points = fields.Integer(strict=True, validate=validate.Range(min=0, max=10_000))
-    cap = fields.Integer(strict=True, validate=validate.Range(min=0, max=100_000))
+    cap = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=0, max=100_000),
+                         metadata={"description": "null removes the cap"})
     enabled = fields.Boolean()
 
 
@@ -220,11 +223,53 @@ class DuesPaymentQuery(Schema):
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
 
 
-class MeetingRuleIn(Schema):
-    process_key = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    points = fields.Integer(required=True, validate=validate.Range(min=0, max=10_000))
-    cap = fields.Integer(load_default=None, validate=validate.Range(min=0, max=1_000_000))
-    cap_period = fields.String(load_default=None, validate=validate.OneOf(["day", "week", "month", "quarter", "year"]))
-    category = fields.String(load_default="organizational_life",
-                             validate=validate.OneOf(["organizational_life", "education", "pioneer"]))
-    label = fields.String(load_default=None, validate=validate.Length(max=200))
+CATEGORIES = ["organizational_life", "education", "pioneer"]
+CAP_PERIODS = ["day", "week", "month", "quarter", "year"]
+MEETING_FIELDS = ("process_key", "points", "cap", "cap_period", "category", "label")
+DECLARED_KEY_LENGTH = 28  # its action score_claim.<key> fits score_event.action (40)
+
+
+def _declared_key(value: str) -> None:
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", value):
+        raise ValidationError("Lower-case letters, digits and _, starting with a letter.")
+
+
+class DeclaredItemIn(Schema):
+    """A declared-points item (申报积分项): rule custom.declared.<key>, action score_claim.<key>, to the member."""
+
+    key = fields.String(required=True, validate=[validate.Length(min=1, max=DECLARED_KEY_LENGTH), _declared_key],
+                        metadata={"description": "the item's id: custom.declared.<key>"})
+    label = fields.String(required=True, validate=[validate.Length(min=1, max=200), not_blank],
+                          metadata={"description": "its name, e.g. 志愿服务"})
+    category = fields.String(load_default="pioneer", validate=validate.OneOf(CATEGORIES))
+    points = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=MAX_CLAIM_POINTS), metadata={
+        "description": "the base points (基本分) a claim gets unless it names its own; 0: every claim names its points"})
+    cap = fields.Integer(load_default=None, strict=True, allow_none=True, validate=validate.Range(min=0, max=100_000),
+                         metadata={"description": "the maximum (最高分值) per member per cap_period; null: none yet"})
+    cap_period = fields.String(load_default="year", validate=validate.OneOf(CAP_PERIODS), metadata={
+        "description": "the China period the cap counts (and a cap set later will count)"})
+
+
+class ScoreRuleIn(Schema):
+    """Either a meeting type's rule (process_key, points, ...) or a declared item (declared: {...}), not both."""
+
+    process_key = fields.String(validate=validate.Length(min=1, max=100))
+    points = fields.Integer(validate=validate.Range(min=0, max=10_000))
+    cap = fields.Integer(validate=validate.Range(min=0, max=1_000_000))
+    cap_period = fields.String(validate=validate.OneOf(CAP_PERIODS))
+    category = fields.String(validate=validate.OneOf(CATEGORIES),
+                             metadata={"description": "default organizational_life"})
+    label = fields.String(validate=validate.Length(max=200))
+    declared = fields.Nested(DeclaredItemIn,
+                             metadata={"description": "a declared-points item instead of a meeting rule"})
+
+    @validates_schema
+    def _one_kind(self, data, **kwargs):
+        if "declared" in data:
+            mixed = [name for name in MEETING_FIELDS if name in data]
+            if mixed:
+                raise ValidationError({name: ["not with declared"] for name in mixed})
+            return
+        missing = [name for name in ("process_key", "points") if name not in data]
+        if missing:
+            raise ValidationError({name: ["Missing data for required field."] for name in missing})

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from ..database import transaction, utcnow
+from ..database import dialect_insert, transaction, utcnow
 from ..errors import ApiError
 from ..extensions import db
 from ..models import Leaderboard, Member, Org
@@ -32,9 +32,11 @@ def get_board(user, org_id: int, kind: str, period: str | None) -> dict:
     if board is None:
         with transaction():
             [(_, boards)] = compute_boards(access.branch_of(org).id, [period], {(org.id, kind)})
-            rows = boards[(org.id, kind)]
-            board = Leaderboard(org_id=org.id, kind=kind, period=period, rows=rows, computed_at=utcnow())
-            db.session.add(board)
+            # Of two first requests at once, the second keeps the first's board (one board per org, kind, period).
+            db.session.execute(dialect_insert(Leaderboard.__table__).values(
+                org_id=org.id, kind=kind, period=period, rows=boards[(org.id, kind)], computed_at=utcnow())
+                .on_conflict_do_nothing(index_elements=["org_id", "kind", "period"]))
+        board = _latest(org.id, kind, period)
     return {"org_id": board.org_id, "kind": board.kind, "period": board.period, "computed_at": board.computed_at,
             "notice": rollups.NOTICE, "rows": _named(board.rows, kind)}
 
@@ -60,7 +62,7 @@ def _require_viewer(user, org, kind: str) -> None:
 def _latest(org_id: int, kind: str, period: str) -> Leaderboard | None:
     return db.session.scalars(select(Leaderboard).where(
         Leaderboard.org_id == org_id, Leaderboard.kind == kind, Leaderboard.period == period)
-        .order_by(Leaderboard.computed_at.desc(), Leaderboard.id.desc()).limit(1)).first()
+        .execution_options(populate_existing=True)).first()
 
 
 def compute_boards(root_id: int | None, labels: list[str], wanted: set | None = None):

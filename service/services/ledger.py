@@ -206,11 +206,16 @@ def bulk_insert(model, columns: dict[str, list], keys: tuple[str, ...] = (), upd
         connection.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks}) {conflict}",
                                    list(zip(*values)))
         return []
-    arrays = ", ".join(f"CAST(:{name} AS {table.c[name].type.compile(connection.dialect)}[])" for name in names)
+    arrays = ", ".join(f"CAST(:{name} AS {_element_type(table.c[name].type, connection.dialect)}[])" for name in names)
     sql = (f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays}) {conflict}"
            + (f" RETURNING {returning}" if returning else ""))
     result = connection.execute(text(sql), {name: array_literal(column) for name, column in zip(names, values)})
     return list(result.scalars()) if returning else []
+
+
+def _element_type(column_type, dialect) -> str:
+    """The column's type for an array cast: a collation (the ledger keys' COLLATE "C") belongs to the column."""
+    return column_type.compile(dialect).split(" COLLATE ")[0]
 
 
 def _sorted_by(columns: dict[str, list], keys: tuple[str, ...]) -> dict[str, list]:

@@ -1,5 +1,6 @@
-"""The scoring rules in force: the packaged rule sets, plus the rules admins added for meeting types deployed
-later (custom_score_rule), with the admins' changes (points, cap, enabled) applied.
+"""The scoring rules in force: the packaged rule sets, plus the rules admins added (custom_score_rule) for
+meeting types deployed later and for declared-points items (申报积分项), with the admins' changes (points,
+cap, enabled) applied.
 
 A change is stored in score_rule_setting and audited in score_rule_audit; scoring reads the rules in force at
 the start of every batch, so a change applies to events scored from then on and never rewrites past awards.
@@ -18,6 +19,9 @@ from ..models import CustomScoreRule, ScoreRuleAudit, ScoreRuleSetting
 from . import access, definitions
 
 CUSTOM_SET = "custom"
+DECLARED_KIND = "declared"
+DECLARED_ACTION = "score_claim."  # an added declared item's action: score_claim.<key>, one action per item
+DECLARED_ID = "custom.declared."
 
 
 def overrides() -> dict[str, dict]:
@@ -36,10 +40,15 @@ def _changed_fields(row: ScoreRuleSetting) -> dict:
 
 
 def custom_rules() -> list[rules.Rule]:
-    """The meeting rules admins added for uploaded meeting types (per meeting, to the branch)."""
-    return [rules.Rule(id=row.id, action=row.action, kind="per_event", category=row.category, points=row.points,
-                       target="org", cap=row.cap, cap_period=row.cap_period, label=row.label)
-            for row in db.session.scalars(select(CustomScoreRule).order_by(CustomScoreRule.id))]
+    """The rules admins added: per meeting to the branch, or a declared item to the member (by action prefix)."""
+    return [_custom_rule(row) for row in db.session.scalars(select(CustomScoreRule).order_by(CustomScoreRule.id))]
+
+
+def _custom_rule(row: CustomScoreRule) -> rules.Rule:
+    declared = row.action.startswith(DECLARED_ACTION)
+    return rules.Rule(id=row.id, action=row.action, kind=DECLARED_KIND if declared else "per_event",
+                      category=row.category, points=row.points, target="member" if declared else "org",
+                      cap=row.cap, cap_period=row.cap_period, label=row.label)
 
 
 def _all_base() -> list[rules.Rule]:
@@ -71,9 +80,19 @@ def rule_views() -> list[dict]:
 
 
 @transactional
-def create_meeting_rule(user, data: dict) -> dict:
-    """A platform admin adds the organisational-life rule of a meeting type that has none (e.g. one uploaded)."""
+def create_rule(user, data: dict) -> dict:
+    """A platform admin adds a rule: a meeting type's points (`process_key`) or a declared item (`declared`)."""
     access.require_platform_admin(user)
+    made = _declared_item(data["declared"]) if data.get("declared") else _meeting_rule(data)
+    _insert_custom(made, user)
+    db.session.add(ScoreRuleAudit(rule_id=made.id, changed_by=user.id, changed_at=utcnow(), before={},
+                                  after=_editable(made)))
+    db.session.flush()
+    return {**asdict(made), "set": CUSTOM_SET}
+
+
+def _meeting_rule(data: dict) -> rules.Rule:
+    """The organisational-life rule of a meeting type that has none (e.g. one uploaded): per meeting, to the branch."""
     definition = definitions.get_definition(data["process_key"])
     if definition.category != "meeting":
         raise ApiError("not_a_meeting_type", 422, f"'{definition.key}' is not a meeting type.",
@@ -86,17 +105,33 @@ def create_meeting_rule(user, data: dict) -> dict:
     if existing is not None:
         raise ApiError("rule_exists", 409, f"Meetings of '{definition.key}' already earn by rule {existing.id!r}; "
                        "change it with PUT /api/score-rules/{id}.", rule_id=existing.id)
+    return _built(id=rule_id, action=action, kind="per_event", category=data.get("category", "organizational_life"),
+                  points=data["points"], target="org", cap=data.get("cap"), cap_period=data.get("cap_period"),
+                  label=data.get("label") or definition.name)
+
+
+def _declared_item(item: dict) -> rules.Rule:
+    """A declared-points item (申报积分项): its base points (基本分) and, optionally, a maximum per China period."""
+    rule_id = DECLARED_ID + item["key"]
+    existing = next((r for r in _all_base() if r.id == rule_id), None)
+    if existing is not None:
+        raise ApiError("rule_exists", 409, f"The declared item {item['key']!r} exists already; change it with "
+                       "PUT /api/score-rules/{id}.", rule_id=existing.id)
+    return _built(id=rule_id, action=DECLARED_ACTION + item["key"], kind=DECLARED_KIND, category=item["category"],
+                  points=item["points"], target="member", cap=item.get("cap"), cap_period=item["cap_period"],
+                  label=item["label"])
+
+
+def _built(**fields) -> rules.Rule:
     try:
-        made = rules.Rule(id=rule_id, action=action, kind="per_event", category=data["category"],
-                          points=data["points"], target="org", cap=data.get("cap"),
-                          cap_period=data.get("cap_period"), label=data.get("label") or definition.name)
+        return rules.Rule(**fields)
     except ValueError as error:
         raise ApiError("invalid_rule", 422, str(error)) from None
-    _insert_custom(made, user)
-    db.session.add(ScoreRuleAudit(rule_id=made.id, changed_by=user.id, changed_at=utcnow(), before={},
-                                  after=_editable(made)))
-    db.session.flush()
-    return {**asdict(made), "set": CUSTOM_SET}
+
+
+def declared_items() -> dict[str, rules.Rule]:
+    """The declared-points items in force (enabled or not), by rule id."""
+    return {r.id: r for r in effective_rules() if r.kind == DECLARED_KIND}
 
 
 def _editable(r: rules.Rule) -> dict:
@@ -131,7 +166,7 @@ def _insert_custom(made: rules.Rule, user) -> None:
         cap_period=made.cap_period, label=made.label, created_at=utcnow(), created_by=user.id)
         .on_conflict_do_nothing())
     if added.rowcount != 1:
-        raise ApiError("rule_exists", 409, f"Meetings of this type already earn by rule {made.id!r}.", rule_id=made.id)
+        raise ApiError("rule_exists", 409, f"Rule {made.id!r} exists already.", rule_id=made.id)
 
 
 def _check_changes(changes: dict) -> None:

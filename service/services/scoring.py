@@ -33,14 +33,13 @@ from ..database import transactional, utcnow
 from ..errors import ApiError
 from ..extensions import db
 from ..models import Member, Org, ScoreCounter, ScoreEntry, ScoreEvent, VideoDay, VideoProgress
+from ..models.scoring import SOURCE_PREFIXES
 from . import access, ledger, score_rules
 from .ledger import array_literal as _array_literal
 
 LOCK_NAMESPACE = {"member": 53_01, "org": 53_02}  # pg_advisory_xact_lock(int4, int4): (namespace, bucket)
 LOCK_BUCKETS = 1024
 CHUNK = 5000  # ids per IN (...) on SQLite, well below its 32,766 variables
-# Ids the service makes up for events of its own; a platform's event ids may not start with these.
-SOURCE_PREFIXES = {"meeting:": "meeting", "dues:": "dues", "claim:": "claim"}
 # Postgres bulk ingest by COPY with overlap (`_ingest_copy`); False: the generic statements (benchmarks compare).
 COPY_INGEST = True
 
@@ -157,6 +156,15 @@ def _lock_targets(events: list[rules.Event]) -> None:
     if not _postgres():
         return  # SQLite: BEGIN IMMEDIATE already serialises writers
     db.session.connection().exec_driver_sql(LOCK_SQL, _buckets(events))
+
+
+def lock_target(target: str, target_id: int) -> None:
+    """Postgres: the advisory lock every batch naming this member (or org) takes; for a counter changed outside
+    scoring (an overturn giving cap room back)."""
+    if _postgres():
+        namespace, bucket = LOCK_NAMESPACE[target], target_id % LOCK_BUCKETS
+        db.session.connection().exec_driver_sql(LOCK_SQL, {"ns": _array_literal([namespace]),
+                                                           "b": _array_literal([bucket])})
 
 
 def _buckets(events: list[rules.Event]) -> dict[str, str]:

@@ -58,6 +58,7 @@ def test_applying_puts_a_task_in_the_branch_inbox_and_approval_awards_the_points
     assert (claim["member_id"], claim["org_id"], claim["points"], claim["status"]) == (
         m1, world.ids["branch_a"], 5, "pending")
     assert claim["reason"] == CLAIM["reason"] and claim["evidence"] == CLAIM["evidence"]
+    assert (claim["rule_id"], claim["rule_label"], claim["category"]) == ("declared.claim", "积分申报", "pioneer")
     assert claim["awarded_points"] is None and claim["entry_id"] is None and claim["decided_at"] is None
     [task] = claim["open_tasks"]
     assert (task["name"], task["action"], task["role"], task["org_id"]) == (
@@ -134,11 +135,13 @@ def test_only_approvals_are_overturned(world, clean_app):
     assert world.users["m1"].ok("get", f"/api/score-claims/{claim['id']}")["status"] == "pending"
 
 
-def test_a_disabled_rule_records_the_approval_with_no_points(world, clean_app):
+def test_a_rule_disabled_after_the_claim_records_the_approval_with_no_points(world, clean_app):
+    pending = _apply(world)
     with clean_app.app_context():
         db.session.add(ScoreRuleSetting(rule_id="declared.claim", enabled=False))
         db.session.commit()
-    claim = _approved(world)
+    assert _decide(world, pending).status_code == 200
+    claim = world.users["m1"].ok("get", f"/api/score-claims/{pending['id']}")
     assert (claim["status"], claim["awarded_points"], claim["net_points"]) == ("approved", 0, 0)
     assert "停用" in claim["award_note"]
     [entry] = _entries(clean_app, claim["id"])
@@ -220,7 +223,7 @@ def test_a_member_in_the_history_library_cannot_apply(world, clean_app):
         assert db.session.scalar(select(ScoreClaim.id)) is None
 
 
-@pytest.mark.parametrize("change", [{"points": 0}, {"points": 101}, {"points": "5"}, {"points": 2.5},
+@pytest.mark.parametrize("change", [{"points": 0}, {"points": 101}, {"points": "5"}, {"points": 2.5}, {"points": None},
                                     {"reason": " "}, {"evidence": []}, {"evidence": ["a\nb"]},
                                     {"evidence": [""]}, {"evidence": ["x"] * 11}, {"evidence": ["x" * 501]}])
 def test_invalid_claims_are_refused(world, clean_app, change):

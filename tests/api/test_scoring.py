@@ -303,7 +303,8 @@ def test_only_points_cap_and_enabled_are_editable_by_platform_admins(world):
     assert_problem(admin.put("/api/score-rules/gansu.like", json={"action": "share"}), 422, "not_editable")
     assert_problem(admin.put("/api/score-rules/gansu.like", json={}), 422, "validation_error")
     assert_problem(admin.put("/api/score-rules/gansu.like", json={"points": -1}), 422, "validation_error")
-    assert_problem(admin.put("/api/score-rules/declared.claim", json={"cap": 5}), 422, "invalid_rule_change")
+    assert admin.ok("put", "/api/score-rules/declared.claim", {"cap": 5})["cap"] == 5  # a yearly cap on claims
+    assert admin.ok("put", "/api/score-rules/declared.claim", {"cap": None})["cap"] is None  # and off again
     assert_problem(admin.put("/api/score-rules/gansu.nothing", json={"points": 1}), 404, "rule_not_found")
     assert_problem(world.users["sec_a"].put("/api/score-rules/gansu.like", json={"points": 2}), 403, "forbidden")
     assert admin.ok("get", "/api/score-rules/gansu.like/audit") == []

@@ -182,7 +182,16 @@ def test_dues_paid_at_decides_the_month():
 def test_declared_points_come_from_the_approval():
     awards, state = run([ev("c1", "score_claim", china(2026, 11, 18), points=7), ev("c2", "score_claim", china(2026, 11, 18))])
     assert [(a.rule_id, a.points, a.target) for a in awards] == [("declared.claim", 7, "member")]
-    assert state.points == {}   # uncapped: no counter to keep
+    assert state.points == {(1, "declared.claim", "2026"): 7}   # uncapped but counted by China year
+
+
+def test_an_uncapped_counted_rule_never_clamps_and_a_cap_set_later_counts_what_was_awarded():
+    counted = Rule(id="t.item", action="item", kind="declared", category="pioneer", points=0, cap_period="month")
+    awards, state = run([ev(f"c{i}", "item", china(2026, 11, 18, 9, i), points=40) for i in range(3)], [counted])
+    assert [a.points for a in awards] == [40, 40, 40] and state.points == {(1, "t.item", "2026-11"): 120}
+    capped = replace(counted, cap=130)
+    later, _ = run([ev("c9", "item", china(2026, 11, 20), points=40)], [capped], state)
+    assert [a.points for a in later] == [10]   # 120 already this month: 10 left of 130
 
 
 @pytest.mark.parametrize("key,points_,period,first,second", [
@@ -340,7 +349,7 @@ def test_state_keys_name_exact_rows():
     keys = state_keys(batch, rules)
     assert keys.event_ids == {"a", "b", "c", "d", "e"}
     assert keys.points == {(5, "gansu.login", "2026-11-19"), (9, "gansu.meeting.branch_congress", "2026-Q4"),
-                           (5, "gansu.video", "2026-11-18")}
+                           (5, "gansu.video", "2026-11-18"), (1, "declared.claim", "2026")}
     assert keys.video_positions == {(5, "v9")}
     assert keys.video_seconds == {(5, "2026-11-18")}
 

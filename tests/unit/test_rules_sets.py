@@ -70,7 +70,7 @@ def test_unknown_rule_set_names(name):
     ({"kind": "magic"}, "unknown rule kind"), ({"category": "fun"}, "unknown category"),
     ({"cap": 3, "cap_period": "decade"}, "unknown cap_period"), ({"points": -1}, "points"),
     ({"points": True}, "points"), ({"points": 1.5}, "points"), ({"target": "group"}, "unknown target"),
-    ({"cap": 3}, "go together"), ({"cap_period": "day"}, "go together"), ({"cap": -1, "cap_period": "day"}, "cap"),
+    ({"cap": 3}, "needs a cap_period"), ({"cap": -1, "cap_period": "day"}, "cap"),
     ({"unit": "minutes"}, "unknown unit"), ({"unit": "seconds", "unit_seconds": 180}, "needs unit"),
     ({"unit_seconds": 180}, "unit_seconds"), ({"kind": "video_progress"}, "needs unit"),
     ({"kind": "video_progress", "unit": "seconds"}, "unit_seconds"), ({"min_seconds": -5}, "min_seconds"),
@@ -112,11 +112,22 @@ def test_overrides_change_points_cap_and_enabled_only():
 @pytest.mark.parametrize("overrides,message", [
     ({"gansu.like": {"kind": "declared"}}, "only"), ({"gansu.like": {"cap_period": "year"}}, "only"),
     ({"gansu.nope": {"points": 1}}, "unknown rules"), ({"gansu.like": {"points": -2}}, "points"),
-    ({"gansu.like": {"cap": None}}, "go together"), ({"declared.claim": {"cap": 5}}, "uncapped"),
+    ({"t.x": {"cap": 5}}, "uncapped"),
 ])
 def test_bad_overrides_are_refused(overrides, message):
     with pytest.raises(ValueError, match=message):
-        apply_overrides(default_rules(), overrides)
+        apply_overrides(default_rules() + [Rule(**BASE)], overrides)
+
+
+def test_a_cap_period_without_a_cap_is_uncapped_and_takes_a_cap_later():
+    counted = Rule(**{**BASE, "cap_period": "year"})
+    assert (counted.cap, counted.cap_period) == (None, "year")
+    claim = {r.id: r for r in default_rules()}["declared.claim"]
+    assert (claim.cap, claim.cap_period) == (None, "year")
+    [capped] = apply_overrides([claim], {"declared.claim": {"cap": 20}})
+    assert (capped.cap, capped.cap_period) == (20, "year")
+    [uncapped] = apply_overrides([capped], {"declared.claim": {"cap": None}})
+    assert (uncapped.cap, uncapped.cap_period) == (None, "year")
 
 
 @pytest.mark.parametrize("change,message", [
