@@ -3,10 +3,12 @@
 usage (an EMPTY Postgres database; the data is COPYed in):
     createdb -h 127.0.0.1 -U postgres orglife_nightly
     .venv/bin/python benchmarks/nightly_rollup.py postgresql+psycopg2://postgres@127.0.0.1:5432/orglife_nightly \
-        100000 20 10000000            # BRANCHES MEMBERS_PER_BRANCH LEDGER_ROWS [--load-only|--no-load]
+        100000 20 10000000            # BRANCHES MEMBERS_PER_BRANCH LEDGER_ROWS [--load-only|--no-load] [--reads-only]
+    (--reads-only skips the nightly snapshots and times the on-demand reads, paged compliance included)
     dropdb -h 127.0.0.1 -U postgres orglife_nightly
 """
 import io
+import json
 import random
 import sys
 import time
@@ -138,10 +140,11 @@ def main():
         admin.grants = []
         from service.models import RoleGrant
         admin.grants = [RoleGrant(role="platform_admin", org_id=None)]
-        timed("roll-up snapshot (OrgScore)", rollups.snapshot_totals)
-        timed("compliance snapshot (ComplianceRow)", compliance.snapshot)
-        timed("leaderboards snapshot", leaderboards.snapshot_boards)
-        timed("roll-up snapshot again (idempotent)", rollups.snapshot_totals)
+        if "--reads-only" not in FLAGS:
+            timed("roll-up snapshot (OrgScore)", rollups.snapshot_totals)
+            timed("compliance snapshot (ComplianceRow)", compliance.snapshot)
+            timed("leaderboards snapshot", leaderboards.snapshot_boards)
+            timed("roll-up snapshot again (idempotent)", rollups.snapshot_totals)
         db.session.rollback()
         timed("on demand: one branch total (year)", lambda: rollups.org_total(admin, 1 + 1 + 1 + 1, "2026")["total"])
         branch = db.session.execute(db.text("SELECT min(id) FROM org WHERE kind='branch'")).scalar()
@@ -152,8 +155,35 @@ def main():
         timed("on demand: city committee total (year)", lambda: rollups.org_total(admin, city, "2026")["total"])
         timed("on demand: city committee compliance (month)",
               lambda: len(compliance.report(admin, city, "2026-11")["rows"]))
+        paged_compliance(admin, compliance)
         timed("on demand: province total (year)", lambda: rollups.org_total(admin, 1, "2026")["total"])
-        timed("on demand: province compliance (year)", lambda: len(compliance.report(admin, 1, "2026")["rows"]))
+        timed("province compliance (year), whole, unpaged", lambda: len(compliance.rows_for(1, ["2026"])["2026"]))
+
+
+def paged_compliance(admin, compliance):
+    """The province's year of compliance a page at a time: the first, a middle one, the largest; the export's refusal."""
+    from service.errors import ApiError
+    from service.models import Org
+    from service.schemas.rollups import ComplianceOut
+    first = {}
+    timed("province compliance (year), page 1 of 2000 units",
+          lambda: len(first.setdefault("body", compliance.report(admin, 1, "2026"))["rows"]))
+    total = first["body"]["units_total"]
+    middle = (total // 2 // 2000) * 2000
+    timed(f"  again (units_total {total})", lambda: len(compliance.report(admin, 1, "2026")["rows"]))
+    timed(f"  middle page (offset {middle})", lambda: len(compliance.report(admin, 1, "2026", middle)["rows"]))
+    timed("  middle page of 5000 units", lambda: len(compliance.report(admin, 1, "2026", middle, 5000)["rows"]))
+    timed("  month, middle page", lambda: len(compliance.report(admin, 1, "2026-11", middle)["rows"]))
+    timed("  of a page: the tree read", lambda: len(compliance.read_scope(db.session.get(Org, 1)).units))
+    timed("  of a page: dumped to JSON (marshmallow)",
+          lambda: len(json.dumps(ComplianceOut().dump(first["body"]), ensure_ascii=False).encode()))
+
+    def refused():
+        try:
+            compliance.export(admin, 1, "2026")
+        except ApiError as error:
+            return f"{error.status} {error.code} ({error.ext['rows']} rows)"
+    timed("province export (year): refused", refused)
 
 
 main()

@@ -6,7 +6,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from ..auth import current_user
-from ..schemas.rollups import ComplianceOut, ComplianceQuery, RequirementIn, RequirementView
+from ..schemas.rollups import ComplianceExportQuery, ComplianceOut, ComplianceQuery, RequirementIn, RequirementView
 from ..services import compliance, compliance_settings
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -18,16 +18,21 @@ class Compliance(MethodView):
     @blp.arguments(ComplianceQuery, location="query")
     @blp.response(200, ComplianceOut)
     def get(self, query):
-        """Green/red per branch (and group) of the subtree and required meeting; a quarter includes its months."""
-        return compliance.report(current_user(), query["org_id"], query["period"])
+        """Green/red per branch (and group) of the subtree and required meeting, a page of units at a time.
+
+        A quarter includes its months, a year its quarters and months.
+        """
+        return compliance.report(current_user(), query["org_id"], query["period"], query["offset"], query["limit"])
 
 
 @blp.route("/compliance/export.xlsx")
 class ComplianceExport(MethodView):
-    @blp.arguments(ComplianceQuery, location="query")
+    @blp.arguments(ComplianceExportQuery, location="query")
     @blp.response(200, content_type=XLSX)
+    @blp.alt_response(422, description="export_too_large (more than 100,000 rows), with rows and max_rows; "
+                                       "invalid_period")
     def get(self, query):
-        """The same rows as an xlsx workbook (admins over the org)."""
+        """Every row of the subtree as an xlsx workbook (admins over the org)."""
         data = compliance.export(current_user(), query["org_id"], query["period"])
         return send_file(io.BytesIO(data), mimetype=XLSX, as_attachment=True, download_name="compliance.xlsx")
 

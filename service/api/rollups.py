@@ -14,8 +14,16 @@ class OrgTotal(MethodView):
     @blp.arguments(OrgTotalQuery, location="query")
     @blp.response(200, OrgTotalOut)
     def get(self, query, org_id):
-        """An org's own points, average and total for a period by the 三晋 formulas (admins over the org)."""
-        return rollups.org_total(current_user(), org_id, query["period"])
+        """An org's own points, average and total for a period by the 三晋 formulas (admins over the org).
+
+        A scope of more than 2,000 orgs is answered from the nightly roll-up when it holds the period (today's or
+        yesterday's month, quarter or year: `source: nightly`, `computed_at` of that run); smaller scopes, other
+        periods and `fresh=true` are computed now (`source: live`). Points follow the tree as it is now: a transferred
+        member's points of the whole period count in their new branch, a moved org's own points roll up into its
+        new parent, and a branch merged into another is left out with its own meeting points (its members and
+        their points count in the surviving branch).
+        """
+        return rollups.org_total(current_user(), org_id, query["period"], query["fresh"])
 
 
 @blp.route("/leaderboards")

@@ -13,6 +13,8 @@ def period_field(kinds: str = "a day 2026-11-18, a month 2026-11, a quarter 2026
 
 class OrgTotalQuery(Schema):
     period = period_field()
+    fresh = fields.Boolean(load_default=False, metadata={"description": "true: compute now even for a large scope "
+                                                                       "(a province takes seconds to tens of seconds)"})
 
 
 class OrgTotalOut(Schema):
@@ -23,7 +25,10 @@ class OrgTotalOut(Schema):
                                                             "smartphone exemptions left out); above: mean of the "
                                                             "branch totals below"})
     total = fields.Float()
-    computed_at = ChinaDateTime()
+    computed_at = ChinaDateTime(metadata={"description": "live: the moment of the answer; nightly: when the nightly "
+                                                         "roll-up computed the row"})
+    source = fields.String(metadata={"description": "live: computed for this request; nightly: the nightly roll-up's "
+                                                    "row (large scopes; the nightly periods), as of computed_at"})
     notice = fields.String(metadata={"description": NOTICE_DOC})
 
 
@@ -51,9 +56,16 @@ class LeaderboardOut(Schema):
     rows = fields.List(fields.Nested(LeaderboardRowOut), metadata={"description": "at most 100"})
 
 
-class ComplianceQuery(Schema):
+class ComplianceExportQuery(Schema):
     org_id = fields.Integer(required=True)
     period = period_field("a month 2026-11, a quarter 2026-Q4 (with its months) or a year 2026 (with its quarters and months)")
+
+
+class ComplianceQuery(ComplianceExportQuery):
+    limit = fields.Integer(load_default=2000, validate=validate.Range(min=1, max=5000),
+                           metadata={"description": "units (branches and groups) per page; a unit has all its rows"})
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0),
+                            metadata={"description": "units to skip, in tree order; take next_offset for the next page"})
 
 
 class ComplianceRowOut(Schema):
@@ -66,11 +78,22 @@ class ComplianceRowOut(Schema):
     status = fields.String(metadata={"description": "green: held >= required; red otherwise"})
 
 
+class ComplianceSummaryOut(Schema):
+    green = fields.Integer()
+    red = fields.Integer()
+
+
 class ComplianceOut(Schema):
     org_id = fields.Integer()
     period = fields.String()
     computed_at = ChinaDateTime()
-    rows = fields.List(fields.Nested(ComplianceRowOut))
+    rows = fields.List(fields.Nested(ComplianceRowOut), metadata={
+        "description": "the page's units in tree order (each branch, then its groups), every row of each unit"})
+    units_total = fields.Integer(metadata={"description": "branches and groups in the org's subtree"})
+    offset = fields.Integer()
+    limit = fields.Integer()
+    next_offset = fields.Integer(allow_none=True, metadata={"description": "the next page's offset; null on the last"})
+    summary = fields.Nested(ComplianceSummaryOut, metadata={"description": "green and red rows of this page only"})
 
 
 class RequirementIn(Schema):

@@ -1,4 +1,4 @@
-"""督办达标: green/red per branch and group, quarter and year expansion, China months, export, nightly snapshot."""
+"""督办达标: green/red per branch and group, quarter and year expansion, China months, pages, export, nightly snapshot."""
 import io
 import time
 from datetime import datetime, timedelta, timezone
@@ -11,7 +11,7 @@ from service import scheduler
 from service.database import transaction, utcnow
 from service.extensions import db
 from service.models import ComplianceRow, Meeting, Org
-from service.services import rollups
+from service.services import compliance, rollups
 
 from .helpers import assert_problem
 from .test_congress import MINUTES, complete
@@ -30,8 +30,8 @@ def _org(world, name, kind, parent):
     return world.admin.ok("post", "/api/orgs", {"name": name, "kind": kind, "parent_id": parent}, 201)["id"]
 
 
-def _report(api, org_id, period):
-    return api.ok("get", f"/api/compliance?org_id={org_id}&period={period}")
+def _report(api, org_id, period, paging=""):
+    return api.ok("get", f"/api/compliance?org_id={org_id}&period={period}{paging}")
 
 
 def _table(body):
@@ -91,6 +91,7 @@ def test_a_large_scope_is_counted_by_scanning_with_the_same_rows(groups, clean_a
     _held(clean_app, w.ids["branch_b"], "theme_day", datetime(2025, 11, 5, 2, 0, tzinfo=UTC))  # outside the 党总支
     indexed = _report(w.admin, w.ids["general"], "2025-Q4")["rows"]
     monkeypatch.setattr(rollups, "SCAN_ABOVE", 0)
+    monkeypatch.setattr(rollups, "SCAN_SHARE", 0)
     assert _report(w.admin, w.ids["general"], "2025-Q4")["rows"] == indexed
     assert {r["org_id"] for r in indexed} == {a, w.ids["group_1"], w.ids["group_2"]}
     assert _table({"rows": indexed})[(a, "theme_day", "2025-11")] == (1, "green")
@@ -173,3 +174,93 @@ def test_the_nightly_snapshot_matches_on_demand_and_is_idempotent(groups, clean_
         on_demand = {k: v for k, v in _table(_report(w.admin, w.ids["committee"], label)).items() if k[2] == label}
         assert on_demand == {k: v for k, v in stored.items() if k[2] == label}
     assert stored[(a, "theme_day", rollups.current_month())] == (1, "green")
+
+
+@pytest.fixture()
+def wide(groups, clean_app):
+    """Three more branches (two with groups), meetings over Q4, theme_day switched off under the 党总支."""
+    w, general = groups, groups.ids["general"]
+    w.ids["more"] = [_org(w, f"{n}支部", "branch", general if n != "E" else w.ids["committee"]) for n in "CDE"]
+    w.ids["more_groups"] = [_org(w, f"{n}组", "group", parent) for n, parent in
+                            (("C1", w.ids["more"][0]), ("E1", w.ids["more"][2]), ("E2", w.ids["more"][2]))]
+    units = [w.ids["branch_a"], w.ids["branch_b"], w.ids["group_1"], *w.ids["more"], *w.ids["more_groups"]]
+    for i, org in enumerate(units):
+        for month in range(10, 13)[: 1 + i % 3]:
+            for key in ("theme_day", "committee_meeting", "group_meeting", "branch_congress"):
+                _held(clean_app, org, key, datetime(2025, month, 3 + i, 2, 0, tzinfo=UTC))
+    w.admin.ok("put", f"/api/orgs/{general}/meeting-types/theme_day", {"enabled": False})
+    return w
+
+
+def _pages(api, org_id, period, limit):
+    bodies, offset = [], 0
+    while offset is not None:
+        bodies.append(_report(api, org_id, period, f"&limit={limit}&offset={offset}"))
+        assert bodies[-1]["offset"] == offset and bodies[-1]["limit"] == limit
+        offset = bodies[-1]["next_offset"]
+    return bodies
+
+
+@pytest.mark.parametrize("period", ["2025-Q4", "2025", "2025-11"])
+def test_pages_of_units_concatenate_to_the_unpaged_rows(wide, clean_app, monkeypatch, period):
+    w, committee = wide, wide.ids["committee"]
+    with clean_app.app_context():
+        unpaged = compliance.rows_for(committee, [period])[period]
+        monkeypatch.setattr(rollups, "SCAN_ABOVE", 0)
+        monkeypatch.setattr(rollups, "SCAN_SHARE", 0)
+        assert compliance.rows_for(committee, [period])[period] == unpaged  # the scan path, as the export at size
+    monkeypatch.setattr(compliance, "IDS_PER_QUERY", 3)  # a page counts its units a few ids at a time
+    whole = _report(w.admin, committee, period, "&limit=5000")
+    assert whole["rows"] == unpaged and whole["units_total"] == 10 and whole["next_offset"] is None
+    off = {org for org in (w.ids["branch_a"], *w.ids["more"][:2])}  # under the 党总支
+    assert not any(r["process_key"] == "theme_day" and r["org_id"] in off for r in unpaged)
+    assert any(r["process_key"] == "theme_day" for r in unpaged)  # B and E are under the 党委 directly
+    assert {r["status"] for r in unpaged} == {"green", "red"}
+    for limit in (1, 2, 3, 4, 9):
+        bodies = _pages(w.admin, committee, period, limit)
+        assert len(bodies) == -(-10 // limit) and all(b["units_total"] == 10 for b in bodies)
+        assert [r for b in bodies for r in b["rows"]] == unpaged
+        for body in bodies:
+            assert len({r["org_id"] for r in body["rows"]}) <= limit  # a unit is never split over two pages
+            assert body["summary"] == {"green": sum(r["status"] == "green" for r in body["rows"]),
+                                       "red": sum(r["status"] == "red" for r in body["rows"])}
+    units = [r["org_id"] for r in unpaged]
+    assert units.index(w.ids["group_2"]) < units.index(w.ids["more"][0])  # each branch, then its groups
+
+
+def test_a_small_subtree_is_one_page_and_switched_off_above_the_root_still_applies(wide):
+    w, general = wide, wide.ids["general"]
+    w.admin.ok("put", f"/api/orgs/{w.ids['committee']}/meeting-types/party_class", {"enabled": False})
+    body = _report(w.users["zongzhi"], general, "2025-Q4")
+    assert (body["units_total"], body["offset"], body["limit"], body["next_offset"]) == (6, 0, 2000, None)
+    assert body["summary"]["green"] + body["summary"]["red"] == len(body["rows"])
+    assert not {r["process_key"] for r in body["rows"]} & {"party_class", "theme_day"}
+    # per branch (A, C, D): branch_congress + committee_meeting x 3; per group (1, 2, C1): group_meeting x 3
+    assert len(body["rows"]) == 3 * (1 + 3) + 3 * 3
+    past_end = _report(w.users["zongzhi"], general, "2025-Q4", "&offset=6")
+    assert past_end["rows"] == [] and past_end["next_offset"] is None and past_end["summary"] == {"green": 0, "red": 0}
+
+
+def test_paging_arguments_are_checked(groups):
+    w = groups
+    for paging in ("&limit=0", "&limit=5001", "&offset=-1", "&limit=x"):
+        body = assert_problem(w.admin.get(f"/api/compliance?org_id={w.ids['committee']}&period=2025-11{paging}"),
+                              422, "validation_error")
+        assert set(body["errors"]) <= {"limit", "offset"}
+
+
+def test_an_export_too_large_is_refused_before_any_row_is_built(wide, clean_app, monkeypatch):
+    w, committee = wide, wide.ids["committee"]
+    with clean_app.app_context():
+        rows = len(compliance.rows_for(committee, ["2025"])["2025"])
+        scope = compliance.read_scope(db.session.get(Org, committee))
+        assert compliance.row_count(scope, "2025") == rows  # switched-off types left out of the estimate too
+    url = f"/api/compliance/export.xlsx?org_id={committee}&period=2025"
+    monkeypatch.setattr(compliance, "EXPORT_MAX_ROWS", rows)
+    assert w.admin.get(url).status_code == 200
+    monkeypatch.setattr(compliance, "EXPORT_MAX_ROWS", rows - 1)
+    monkeypatch.setattr(compliance, "held_counts", lambda *a, **k: pytest.fail("counted meetings"))
+    body = assert_problem(w.admin.get(url), 422, "export_too_large")
+    assert (body["rows"], body["max_rows"]) == (rows, rows - 1) and "shorter period" in body["detail"]
+    monkeypatch.undo()
+    assert _report(w.admin, committee, "2025", "&limit=1")["units_total"] == 10  # pages still work

@@ -64,9 +64,20 @@ def test_org_totals_follow_the_formulas_by_hand(scored):
         assert body["notice"] == NOTICE and body["computed_at"].endswith("+08:00")
 
 
+def test_only_a_scope_holding_most_of_the_orgs_is_scanned(scored, clean_app, monkeypatch):
+    monkeypatch.setattr(rollups, "SCAN_ABOVE", 0)
+    with clean_app.app_context():
+        for name, scanned in (("committee", True), ("branch_a", False), ("branch_b", False)):
+            tree_cte = rollups.scope(scored.ids[name])
+            tree = rollups.load_tree(tree_cte)
+            assert (rollups.narrow(tree_cte, scored.ids[name], tree) is None) == scanned, name
+        assert rollups.narrow(None, None, rollups.Tree()) is None  # the nightly run: everything
+
+
 def test_a_large_scope_is_read_by_scanning_with_the_same_answers(scored, monkeypatch):
     w, a = scored, scored.ids["members_a"]
     monkeypatch.setattr(rollups, "SCAN_ABOVE", 0)  # every scope counts as large: whole-table reads, then filtered
+    monkeypatch.setattr(rollups, "SCAN_SHARE", 0)
     for name, expected in EXPECTED.items():
         body = _total(w.admin, w.ids[name])
         assert (body["own"], body["members_average"], body["total"]) == pytest.approx(expected), name
@@ -122,6 +133,62 @@ def test_org_totals_are_for_admins_over_the_org(scored):
     body = assert_problem(w.admin.get(f"/api/scores/orgs/{w.ids['branch_a']}?period=2026-13"), 422, "invalid_period")
     assert "period" in body["errors"]
     assert_problem(w.admin.get(f"/api/scores/orgs/{w.ids['branch_a']}?period=2026-W47"), 422, "invalid_period")
+
+
+def _stamp(app, org_id, period):
+    with app.app_context():
+        return db.session.get(OrgScore, (org_id, period)).computed_at.astimezone(CHINA).isoformat()
+
+
+def test_a_large_scope_is_served_from_the_nightly_row_equal_to_the_formula(scored, clean_app, monkeypatch):
+    w = scored
+    monkeypatch.setattr(rollups, "SNAPSHOT_ABOVE", 1)  # a branch alone is small; the 党总支 and 党委 are large
+    assert _total(w.admin, w.ids["committee"])["source"] == "live"  # no nightly row yet
+    with clean_app.app_context():
+        scheduler.roll_up_scores()
+    month = rollups.current_month()
+    for name, expected in EXPECTED.items():
+        body = _total(w.admin, w.ids[name])
+        fresh = _total(w.admin, w.ids[name], f"{month}&fresh=true")
+        assert body["source"] == ("live" if name.startswith("branch") else "nightly"), name
+        assert fresh["source"] == "live" and fresh["computed_at"] >= body["computed_at"]
+        assert (body["own"], body["members_average"], body["total"]) == (
+            fresh["own"], fresh["members_average"], fresh["total"]) == pytest.approx(expected), name
+        assert body["notice"] == NOTICE and body["period"] == month
+    committee = _total(w.admin, w.ids["committee"])
+    assert committee["computed_at"] == _stamp(clean_app, w.ids["committee"], month)
+
+
+def test_a_small_scope_is_live_and_a_large_one_follows_the_next_night_or_fresh(scored, clean_app, monkeypatch):
+    w = scored
+    monkeypatch.setattr(rollups, "SNAPSHOT_ABOVE", 1)
+    with clean_app.app_context():
+        scheduler.roll_up_scores()
+    _points(clean_app, ("org", w.ids["branch_e"], "organizational_life", 9))
+    small = _total(w.admin, w.ids["branch_e"])  # a branch alone: computed now, the new entry in it
+    assert (small["source"], small["own"], small["total"]) == ("live", 9.0, 9.0)
+    stale = _total(w.admin, w.ids["general"])
+    assert (stale["source"], stale["total"]) == ("nightly", pytest.approx(20.7))  # 2 + mean(37.4, 0)
+    assert _total(w.admin, w.ids["general"], f"{rollups.current_month()}&fresh=true")["total"] == pytest.approx(25.2)
+    assert _total(w.admin, w.ids["committee"], "2020")["source"] == "live"  # not a nightly period
+    assert _total(w.admin, w.ids["committee"], utcnow().astimezone(CHINA).date().isoformat())["source"] == "live"
+    with clean_app.app_context():
+        scheduler.roll_up_scores()
+    again = _total(w.admin, w.ids["general"])
+    assert (again["source"], again["total"]) == ("nightly", pytest.approx(25.2))
+    assert _total(w.admin, w.ids["general"], "2020&fresh=false")["source"] == "live"
+    assert_problem(w.admin.get(f"/api/scores/orgs/{w.ids['general']}?fresh=maybe"), 422, "validation_error")
+
+
+def test_an_org_at_or_below_the_threshold_is_always_live(scored, clean_app, monkeypatch):
+    w = scored
+    with clean_app.app_context():
+        scheduler.roll_up_scores()
+    assert _total(w.admin, w.ids["committee"])["source"] == "live"  # 5 orgs, far below the default
+    monkeypatch.setattr(rollups, "SNAPSHOT_ABOVE", 5)
+    assert _total(w.admin, w.ids["committee"])["source"] == "live"
+    monkeypatch.setattr(rollups, "SNAPSHOT_ABOVE", 4)
+    assert _total(w.admin, w.ids["committee"])["source"] == "nightly"
 
 
 # --- leaderboards ---------------------------------------------------------------------------------------------
