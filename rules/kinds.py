@@ -69,7 +69,21 @@ class Dues(RuleKind):
 
 @register("declared")
 class Declared(RuleKind):
-    """积分申报: the points the approval granted (`event.points`), else the rule's points."""
+    """积分申报: the points the approval granted (`event.points`), else the rule's points.
+
+    A declared item's points are its base points (基本分), what a claim naming none asks for: at most
+    `max_points`, which is also the most one claim may ask, and within the item's cap.
+    """
+
+    max_points = 100
+
+    def check(self, rule: Rule) -> None:
+        """Base points a claim could ask for: no more than max_points nor the item's cap."""
+        super().check(rule)
+        if rule.points > self.max_points:
+            raise ValueError(f"rule {rule.id}: base points above {self.max_points}, the most one claim may ask")
+        if rule.cap is not None and rule.points > rule.cap:
+            raise ValueError(f"rule {rule.id}: base points {rule.points} above its cap {rule.cap}")
 
     def award(self, rule: Rule, event: Event, when: Moment, state: ScoreState) -> int:
         """The approved points."""

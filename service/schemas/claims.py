@@ -1,12 +1,14 @@
 """Schemas for 积分申报 (declared points)."""
 from marshmallow import Schema, fields, validate
 
+import rules
+
 from ..actions.meeting import not_blank, one_line
 from .times import ChinaDateTime
 from .work import TaskOut, TimelineOut
 
 CLAIM_STATUSES = ("pending", "approved", "rejected", "overturned", "cancelled")
-MAX_POINTS = 100
+MAX_POINTS = rules.Declared.max_points
 MAX_EVIDENCE = 10
 
 

@@ -237,7 +237,15 @@ def stored_total(org_id: int, root_id: int, period: str) -> OrgScore | None:
     if period not in nightly_periods():
         return None
     row = db.session.get(OrgScore, (org_id, period))
-    return row if row is not None and scope_size(root_id, SNAPSHOT_ABOVE + 1) > SNAPSHOT_ABOVE else None
+    if row is None or row.computed_at < last_nightly_start():  # the clock missed a night: compute it now
+        return None
+    return row if scope_size(root_id, SNAPSHOT_ABOVE + 1) > SNAPSHOT_ABOVE else None
+
+
+def last_nightly_start(now: datetime | None = None) -> datetime:
+    """The start of yesterday, China time: a nightly row older than that is at least a run behind."""
+    yesterday = period_key((now or utcnow()) - timedelta(days=1), "day")
+    return period_bounds(yesterday, "day")[0]
 
 
 def scope_size(root_id: int, at_most: int) -> int:
@@ -275,6 +283,10 @@ def replace_periods(table, labels: list[str], batches) -> int:
     """
     written = 0
     with transaction():
+        if db.session.get_bind().dialect.name == "postgresql":
+            # Writers of the table wait until this run commits (a first request storing a leaderboard would
+            # otherwise land between the delete and the insert and fail the run on the unique key); reads go on.
+            db.session.execute(text(f"LOCK TABLE {table.name} IN SHARE ROW EXCLUSIVE MODE"))
         db.session.execute(delete(table).where(table.c.period.in_(labels)))
         for rows in batches:
             bulk_insert(table, rows)

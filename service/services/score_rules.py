@@ -144,6 +144,9 @@ def update_rule(user, rule_id: str, changes: dict) -> dict:
     access.require_platform_admin(user)
     _check_changes(changes)
     row = _locked_setting(_known(rule_id))
+    if "cap" in changes and changes["cap"] is None and _base(rule_id).cap is not None:
+        raise ApiError("invalid_rule_change", 422, f"Rule {rule_id!r} comes with a cap: it may change, not go.",
+                       errors={"cap": ["may change, not be removed"]})
     before = rules.apply_overrides([_base(rule_id)], {rule_id: _changed_fields(row)})[0]
     merged = {**_changed_fields(row), **changes}
     try:

@@ -10,7 +10,7 @@ from service.extensions import db
 from service.models import ScoreCounter
 
 from .helpers import assert_problem
-from .test_claims import CLAIM, _apply, _decide, _entries, _notices
+from .test_claims import CLAIM, _decide, _entries, _notices
 
 VOLUNTEER = {"key": "volunteer", "label": "志愿服务", "category": "pioneer", "points": 8, "cap": 20,
              "cap_period": "month"}
@@ -214,3 +214,23 @@ def test_platforms_cannot_report_declared_points(world, clean_app):
             "id": f"p-{action}", "member_id": m1, "action": action, "occurred_at": "2026-11-18T09:00:00+08:00"}]}),
             422, "unknown_action")
         assert body["actions"] == [action] and not any(a.startswith("score_claim") for a in body["allowed"])
+
+
+def test_an_items_base_points_stay_within_its_cap_and_the_claim_maximum(world, clean_app):
+    over_cap = assert_problem(world.admin.post("/api/score-rules", json={"declared": {**VOLUNTEER, "points": 5,
+                                                                                       "cap": 2}}), 422, "invalid_rule")
+    assert "above its cap" in over_cap["detail"]
+    item = _add_item(world)  # 8 points, cap 20
+    assert_problem(world.admin.put(f"/api/score-rules/{item['id']}", json={"points": 101}), 422, "invalid_rule_change")
+    assert_problem(world.admin.put(f"/api/score-rules/{item['id']}", json={"cap": 5}), 422, "invalid_rule_change")
+    assert world.admin.ok("put", f"/api/score-rules/{item['id']}", {"points": 20})["points"] == 20
+    assert _claim(world, item["id"])["points"] == 20  # the base points, within the cap
+
+
+def test_a_cap_an_item_came_with_changes_but_does_not_go(world, clean_app):
+    item = _add_item(world)
+    assert_problem(world.admin.put(f"/api/score-rules/{item['id']}", json={"cap": None}), 422, "invalid_rule_change")
+    assert_problem(world.admin.put("/api/score-rules/gansu.like", json={"cap": None}), 422, "invalid_rule_change")
+    assert world.admin.ok("put", f"/api/score-rules/{item['id']}", {"cap": 30})["cap"] == 30
+    assert world.admin.ok("put", "/api/score-rules/declared.claim", {"cap": 10})["cap"] == 10
+    assert world.admin.ok("put", "/api/score-rules/declared.claim", {"cap": None})["cap"] is None  # set later: may go

@@ -1,4 +1,6 @@
 """One stored leaderboard per (org, kind, period): two first requests at once keep one board."""
+import threading
+
 import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -7,6 +9,12 @@ from service.database import transaction, utcnow
 from service.extensions import db
 from service.models import Leaderboard
 from service.services import leaderboards, rollups
+
+
+def rollups_stamp(at) -> str:
+    """A stored time as the API shows it (China time, ISO)."""
+    from rules import CHINA
+    return at.astimezone(CHINA).isoformat()
 
 
 def _count(app, org_id):
@@ -55,3 +63,49 @@ def test_the_nightly_run_replaces_on_demand_boards(world, clean_app):
         boards = db.session.execute(select(Leaderboard.kind, Leaderboard.period).where(
             Leaderboard.org_id == branch, Leaderboard.period == month)).all()
     assert boards.count(("member", month)) == 1
+
+
+def test_a_first_request_during_the_nightly_run_waits_for_it(world, clean_app, monkeypatch):
+    """Postgres: the nightly run deletes the period's boards, then computes for a while; a first request for a
+    board arriving then stores nothing until the run commits (it would have failed the run on the unique key)."""
+    from .test_scoring_ingest_fast import _postgres, _wait_for_a_lock_wait
+    if not _postgres(clean_app):
+        pytest.skip("SQLite serialises writers (BEGIN IMMEDIATE): the request cannot write during the run")
+    deleted, go, results = threading.Event(), threading.Event(), {}
+    real = leaderboards.compute_boards
+
+    def slow_boards(*args, **kwargs):
+        deleted.set()  # the run has deleted the period's boards and asks for the first batch
+        go.wait(30)
+        yield from real(*args, **kwargs)
+
+    monkeypatch.setattr(leaderboards, "compute_boards", slow_boards)
+
+    def nightly():
+        with clean_app.app_context():
+            try:
+                results["nightly"] = leaderboards.snapshot_boards()
+            except Exception as error:  # noqa: BLE001 - the test reports it
+                results["nightly"] = error
+
+    def first_request():
+        monkeypatch.setattr(leaderboards, "compute_boards", real)  # the request computes at once
+        results["request"] = world.users["sec_a"].get(f"/api/leaderboards?org_id={world.ids['branch_a']}&kind=member")
+
+    run = threading.Thread(target=nightly)
+    run.start()
+    assert deleted.wait(30)
+    request = threading.Thread(target=first_request)
+    request.start()
+    _wait_for_a_lock_wait(clean_app)
+    go.set()
+    run.join(60)
+    request.join(60)
+    assert isinstance(results["nightly"], int) and results["nightly"] > 0, results["nightly"]
+    assert results["request"].status_code == 200
+    with clean_app.app_context():
+        month = rollups.current_month()
+        stamps = db.session.scalars(select(Leaderboard.computed_at).where(
+            Leaderboard.org_id == world.ids["branch_a"], Leaderboard.kind == "member", Leaderboard.period == month)).all()
+    assert len(stamps) == 1  # the nightly board, which the request then served
+    assert results["request"].get_json()["computed_at"] == rollups_stamp(stamps[0])

@@ -2,7 +2,7 @@
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from rules import CHINA
 from service import scheduler
@@ -157,6 +157,19 @@ def test_a_large_scope_is_served_from_the_nightly_row_equal_to_the_formula(score
         assert body["notice"] == NOTICE and body["period"] == month
     committee = _total(w.admin, w.ids["committee"])
     assert committee["computed_at"] == _stamp(clean_app, w.ids["committee"], month)
+
+
+def test_a_nightly_row_a_night_behind_is_not_served(scored, clean_app, monkeypatch):
+    w = scored
+    monkeypatch.setattr(rollups, "SNAPSHOT_ABOVE", 1)
+    with clean_app.app_context():
+        scheduler.roll_up_scores()
+        assert _total(w.admin, w.ids["committee"])["source"] == "nightly"
+        with transaction():  # the clock stopped: the row is from two days ago
+            db.session.execute(update(OrgScore).values(computed_at=utcnow() - timedelta(days=2)))
+    body = _total(w.admin, w.ids["committee"])
+    assert body["source"] == "live" and (body["own"], body["members_average"], body["total"]) == pytest.approx(
+        EXPECTED["committee"])
 
 
 def test_a_small_scope_is_live_and_a_large_one_follows_the_next_night_or_fresh(scored, clean_app, monkeypatch):
