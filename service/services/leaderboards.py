@@ -19,6 +19,7 @@ from ..models import Leaderboard, Member, Org
 from . import access, rollups
 
 TOP = 100
+BOARDS_PER_BATCH = 2000  # boards built and written at a time (a province has about 100,000 a period)
 # What the clock computes for every org of these kinds; other boards are computed when first asked for.
 NIGHTLY = {"member": ("committee", "general_branch", "branch"), "branch": ("committee", "general_branch")}
 
@@ -68,7 +69,8 @@ def _latest(org_id: int, kind: str, period: str) -> Leaderboard | None:
 def compute_boards(root_id: int | None, labels: list[str], wanted: set | None = None):
     """Yield (label, {(org_id, kind): rows}) for the wanted pairs of the scope (None: the nightly set).
 
-    One read serves every period; the boards come one period at a time (a province's do not fit in memory at once).
+    One read serves every period; the boards come one period at a time, at most BOARDS_PER_BATCH at once (a
+    province's do not fit in memory at once).
     """
     points = rollups.read_points(root_id, labels, learning=True)
     tree, totals = points.tree, rollups.totals(points)
@@ -77,10 +79,13 @@ def compute_boards(root_id: int | None, labels: list[str], wanted: set | None = 
     placed = [(rollups.unit_of(tree, org_id, group_id), member_id, sums[len(labels):])
               for member_id, org_id, group_id, _, *sums in points.members if org_id in tree.kinds]
     del points
+    keys = sorted(wanted)
     for i, label in enumerate(labels):
         tops = {"member": _merge_up(tree, _member_entries(placed, i)),
                 "branch": _merge_up(tree, _branch_entries(tree, totals.pop(label)))}
-        yield label, {(org_id, kind): _ranked(tops[kind].get(org_id, []), kind) for org_id, kind in wanted}
+        for start in range(0, len(keys), BOARDS_PER_BATCH):
+            yield label, {(org_id, kind): _ranked(tops[kind].get(org_id, []), kind)
+                          for org_id, kind in keys[start:start + BOARDS_PER_BATCH]}
 
 
 def _member_entries(placed: list[tuple], index: int) -> dict:

@@ -109,3 +109,17 @@ def test_a_first_request_during_the_nightly_run_waits_for_it(world, clean_app, m
             Leaderboard.org_id == world.ids["branch_a"], Leaderboard.kind == "member", Leaderboard.period == month)).all()
     assert len(stamps) == 1  # the nightly board, which the request then served
     assert results["request"].get_json()["computed_at"] == rollups_stamp(stamps[0])
+
+
+def test_nightly_boards_built_a_few_at_a_time_are_the_same_boards(world, clean_app, monkeypatch):
+    def stored():
+        with clean_app.app_context():
+            return sorted((b.org_id, b.kind, b.period, str(b.rows)) for b in db.session.scalars(select(Leaderboard)))
+
+    with clean_app.app_context():
+        written = leaderboards.snapshot_boards()
+    whole = stored()
+    monkeypatch.setattr(leaderboards, "BOARDS_PER_BATCH", 1)
+    with clean_app.app_context():
+        assert leaderboards.snapshot_boards() == written
+    assert stored() == whole and len(whole) == written > 1
