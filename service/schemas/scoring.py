@@ -4,7 +4,7 @@ from datetime import datetime
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from rules import NOTICE
+from rules import CATEGORIES, NOTICE, PERIODS
 
 from ..actions.meeting import not_blank
 from ..models.scoring import SOURCE_PREFIXES
@@ -223,8 +223,6 @@ class DuesPaymentQuery(Schema):
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
 
 
-CATEGORIES = ["organizational_life", "education", "pioneer"]
-CAP_PERIODS = ["day", "week", "month", "quarter", "year"]
 MEETING_FIELDS = ("process_key", "points", "cap", "cap_period", "category", "label")
 DECLARED_KEY_LENGTH = 28  # its action score_claim.<key> fits score_event.action (40)
 
@@ -246,7 +244,7 @@ class DeclaredItemIn(Schema):
         "description": "the base points (基本分) a claim gets unless it names its own; 0: every claim names its points"})
     cap = fields.Integer(load_default=None, strict=True, allow_none=True, validate=validate.Range(min=0, max=100_000),
                          metadata={"description": "the maximum (最高分值) per member per cap_period; null: none yet"})
-    cap_period = fields.String(load_default="year", validate=validate.OneOf(CAP_PERIODS), metadata={
+    cap_period = fields.String(load_default="year", validate=validate.OneOf(PERIODS), metadata={
         "description": "the China period the cap counts (and a cap set later will count)"})
 
 
@@ -256,7 +254,7 @@ class ScoreRuleIn(Schema):
     process_key = fields.String(validate=validate.Length(min=1, max=100))
     points = fields.Integer(validate=validate.Range(min=0, max=10_000))
     cap = fields.Integer(validate=validate.Range(min=0, max=1_000_000))
-    cap_period = fields.String(validate=validate.OneOf(CAP_PERIODS))
+    cap_period = fields.String(validate=validate.OneOf(PERIODS))
     category = fields.String(validate=validate.OneOf(CATEGORIES),
                              metadata={"description": "default organizational_life"})
     label = fields.String(validate=validate.Length(max=200))
